@@ -1,0 +1,37 @@
+"""extract_features: the frozen VGG16 convolution base run once over every prepared
+image, batched in graph mode, as data/features/{train,val,test}.npy (float32, one row per
+image), with a record of the weights that made them."""
+
+import numpy as np
+
+from stages import atomic, params, paths
+from stages.errors import run_stage
+
+
+def extract(extractor, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Features of raw uint8 digits; only one batch is ever resized at a time."""
+    return extractor.predict(images, batch_size=batch_size, verbose=1).astype(np.float32)
+
+
+def main() -> None:
+    backbone = params.load("extract_features")["backbone"]
+    # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
+    from stages import models, vgg16_weights
+
+    conv_base, weights = vgg16_weights.conv_base(backbone["weights"], backbone["input_size"])
+    extractor = models.feature_extractor(conv_base)
+    print(f"extract_features: VGG16 at {backbone['input_size']}px, weights {weights['name']} by {weights['route']}")
+    with atomic.replacing(paths.FEATURES) as folder:
+        folder.mkdir()
+        for split in paths.SPLITS:
+            with np.load(paths.prepared(split)) as data:
+                images = data["images"]
+            print(f"{split}: {len(images)} images")
+            features = extract(extractor, images, backbone["batch_size"])
+            np.save(folder / paths.features(split).name, features, allow_pickle=False)
+        atomic.write_json(folder / paths.FEATURES_WEIGHTS.name, {**weights, "input_size": backbone["input_size"]})
+    print(f"extract_features: features {features.shape[1:]} per image in {paths.FEATURES}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

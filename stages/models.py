@@ -1,0 +1,112 @@
+"""Every model the pipeline builds, in one place, each taking what the stage before it
+writes: raw uint8 28x28 digits, or the backbone's features."""
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import keras
+from keras import layers
+
+from stages import atomic
+
+DIGIT_SHAPE = (28, 28)
+CLASSES = 10
+
+
+def _digits() -> keras.KerasTensor:
+    return keras.Input(DIGIT_SHAPE, dtype="uint8", name="digits")
+
+
+def cnn(augment: bool) -> keras.Model:
+    """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
+    Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
+    which Keras applies in training only."""
+    digits = _digits()
+    x = layers.Rescaling(1 / 255)(digits)
+    x = layers.Reshape((*DIGIT_SHAPE, 1))(x)
+    if augment:
+        x = layers.RandomRotation(10 / 360, fill_mode="nearest")(x)
+        x = layers.RandomZoom(0.1, fill_mode="nearest")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest")(x)
+    for filters, kernel in ((32, 5), (64, 3)):
+        x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+        x = layers.MaxPool2D(2, strides=2)(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    return keras.Model(digits, layers.Dense(CLASSES, activation="softmax")(x), name="cnn")
+
+
+def feature_extractor(conv_base: keras.Model) -> keras.Model:
+    """Raw digits -> resized to the backbone's input (bilinear), grey to RGB,
+    vgg16.preprocess_input -> the frozen convolution base's features."""
+    size = conv_base.input_shape[1:3]
+    digits = _digits()
+    x = layers.Reshape((*DIGIT_SHAPE, 1))(digits)
+    x = layers.Resizing(*size, interpolation="bilinear")(x)
+    x = layers.Concatenate()([x, x, x])
+    x = layers.Lambda(keras.applications.vgg16.preprocess_input, name="vgg16_preprocess")(x)
+    return keras.Model(digits, conv_base(x, training=False), name="vgg16_features")
+
+
+def head(feature_shape: tuple[int, ...], units: int, dropout: float) -> keras.Model:
+    """The blog's head on the frozen backbone: Flatten -> Dense(relu) -> Dropout -> Out."""
+    features = keras.Input(feature_shape, name="features")
+    x = layers.Flatten()(features)
+    x = layers.Dense(units, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
+
+
+def compile_for_training(model: keras.Model, learning_rate: float) -> None:
+    """The kernel's recipe, for both models: RMSprop and categorical cross-entropy (on
+    integer labels)."""
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9, epsilon=1e-8),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+
+
+def save(model: keras.Model, path: Path) -> None:
+    """`model.save`, atomically, without what Keras writes that changes from run to run
+    (the save date, zip entry times, memory addresses as shared-object ids), so the same
+    model gives the same bytes."""
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / "model.keras"
+        model.save(saved)
+        with zipfile.ZipFile(saved) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+    metadata = json.loads(members["metadata.json"])
+    metadata.pop("date_saved", None)
+    members["metadata.json"] = json.dumps(metadata).encode()
+    members["config.json"] = json.dumps(_renumber_shared_objects(json.loads(members["config.json"]))).encode()
+    atomic.write_bytes(path, atomic.zip_bytes(members))
+
+
+def _renumber_shared_objects(config: object) -> object:
+    """Replace each `shared_object_id` (an id() in memory) by its order of appearance:
+    objects that shared one id still share one."""
+    numbers: dict[object, int] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "shared_object_id":
+                    node[key] = numbers.setdefault(value, len(numbers))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(config)
+    return config
+
+
+def load(path: Path) -> keras.Model:
+    return keras.models.load_model(path, safe_mode=True)

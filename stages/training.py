@@ -1,0 +1,47 @@
+"""How both models train: seeded and deterministic, the kernel's recipe (RMSprop,
+ReduceLROnPlateau on validation accuracy), and per-epoch curves logged by DVCLive."""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from dvclive import Live
+from dvclive.keras import DVCLiveCallback
+
+from stages import atomic, models
+
+
+def make_deterministic(seed: int) -> None:
+    """Same params, same machine: same weights and predictions."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def train(
+    model: keras.Model,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    model_path: Path,
+    curves: Path,
+) -> None:
+    """Fit `model` on (inputs, labels), log its curves into `curves`, save it at `model_path`."""
+    models.compile_for_training(model, learning_rate)
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.5, min_lr=1e-5)
+    with atomic.replacing(curves) as partial_curves:
+        live = Live(str(partial_curves), dvcyaml=False, save_dvc_exp=False)
+        model.fit(
+            *train,
+            validation_data=val,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            callbacks=[reduce_lr, DVCLiveCallback(live=live)],
+        )
+        models.save(model, model_path)
+    accuracy = model.evaluate(*val, batch_size=batch_size, verbose=0, return_dict=True)["accuracy"]
+    print(f"{model.name}: validation accuracy {accuracy:.4f} after {epochs} epoch(s); saved {model_path}")
