@@ -18,6 +18,14 @@ def make_deterministic(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def batches(inputs: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
+    """(inputs, labels) in batches; shuffled anew each epoch, in an order fixed by the seed."""
+    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(inputs), reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
 def train(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
@@ -35,13 +43,11 @@ def train(
     with atomic.replacing(curves) as partial_curves:
         live = Live(str(partial_curves), dvcyaml=False, save_dvc_exp=False)
         model.fit(
-            *train,
-            validation_data=val,
+            batches(*train, batch_size, shuffle=True),
+            validation_data=batches(*val, batch_size, shuffle=False),
             epochs=epochs,
-            batch_size=batch_size,
-            shuffle=True,
             callbacks=[reduce_lr, DVCLiveCallback(live=live)],
         )
         models.save(model, model_path)
-    accuracy = model.evaluate(*val, batch_size=batch_size, verbose=0, return_dict=True)["accuracy"]
+    accuracy = live.summary["eval"]["accuracy"]
     print(f"{model.name}: validation accuracy {accuracy:.4f} after {epochs} epoch(s); saved {model_path}")
