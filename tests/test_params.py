@@ -1,0 +1,157 @@
+"""The params loader: every key checked, one clear line for each bad value, and each stage
+given exactly the keys dvc.yaml declares for it."""
+
+import copy
+
+import pytest
+import yaml
+
+from stages import params
+from stages.errors import InputError
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def defaults() -> dict:
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.fixture
+def dvc_stages() -> dict:
+    return yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def with_value(defaults: dict, key: str, value: object) -> dict:
+    changed = copy.deepcopy(defaults)
+    holder = changed
+    *sections, last = key.split(".")
+    for section in sections:
+        holder = holder[section]
+    holder[last] = value
+    return changed
+
+
+def test_the_committed_params_pass(defaults):
+    checked = params.check(defaults, list(params.SCHEMA))
+    assert checked["epochs"] == 1
+    assert checked["backbone"]["weights"] == "imagenet"
+
+
+def dotted_keys(mapping: dict, prefix: str = ""):
+    for key, value in mapping.items():
+        if isinstance(value, dict):
+            yield from dotted_keys(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+def test_every_key_in_params_yaml_is_declared_by_some_stage(defaults, dvc_stages, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    declared = {key for name in dvc_stages for key in params.declared_params(name)}
+    assert set(dotted_keys(defaults)) <= declared
+    assert set(dotted_keys(defaults)) == set(params.SCHEMA)
+
+
+def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert params.load("fetch_mnist") == {"data": {"source": "mnist"}}
+    assert set(params.load("train_head")) == {"seed", "epochs", "head"}
+    assert set(params.load("extract_features")) == {"backbone"}
+
+
+def test_extract_features_never_reads_epochs_or_head(dvc_stages):
+    declared = dvc_stages["extract_features"]["params"]
+    assert declared == ["backbone"]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("epochs", 0, "params.yaml: epochs must be a whole number >= 1, got 0"),
+        ("epochs", -1, "params.yaml: epochs must be a whole number >= 1, got -1"),
+        ("epochs", 2.5, "params.yaml: epochs must be a whole number >= 1, got 2.5"),
+        ("epochs", "three", "params.yaml: epochs must be a whole number >= 1, got 'three'"),
+        ("epochs", True, "params.yaml: epochs must be a whole number >= 1, got True"),
+        ("seed", None, "params.yaml: seed must be a whole number >= 0, got nothing"),
+        ("data.val_fraction", 0, "params.yaml: data.val_fraction must be a number in (0, 1), got 0"),
+        ("data.val_fraction", 1, "params.yaml: data.val_fraction must be a number in (0, 1), got 1"),
+        (
+            "data.train_limit",
+            -5,
+            "params.yaml: data.train_limit must be 0 (all the training images) or a whole number >= 1, got -5",
+        ),
+        (
+            "data.source",
+            "nowhere.npz",
+            "params.yaml: data.source must be mnist, or the path of an existing .npz file or folder of IDX files, got 'nowhere.npz'",
+        ),
+        ("backbone.input_size", 16, "params.yaml: backbone.input_size must be a whole number >= 32, got 16"),
+        (
+            "backbone.weights",
+            "imagenet21k",
+            "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'imagenet21k'",
+        ),
+        ("backbone.batch_size", 0, "params.yaml: backbone.batch_size must be a whole number >= 1, got 0"),
+        ("cnn.batch_size", 0, "params.yaml: cnn.batch_size must be a whole number >= 1, got 0"),
+        ("cnn.learning_rate", 0, "params.yaml: cnn.learning_rate must be a number > 0, got 0"),
+        ("cnn.augment", "yes please", "params.yaml: cnn.augment must be true or false, got 'yes please'"),
+        ("head.dropout", 1, "params.yaml: head.dropout must be a number in [0, 1), got 1"),
+        ("render.grid_columns", 0, "params.yaml: render.grid_columns must be a whole number >= 1, got 0"),
+    ],
+)
+def test_a_bad_value_fails_in_one_line_naming_key_value_and_what_is_allowed(
+    defaults, key, value, message, monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)  # relative paths in params are looked up from here
+    with pytest.raises(InputError) as error:
+        params.check(with_value(defaults, key, value), list(params.SCHEMA))
+    assert str(error.value) == message
+
+
+def test_a_missing_key_is_named(defaults):
+    del defaults["head"]["units"]
+    with pytest.raises(InputError, match=r"^params.yaml: head.units is missing; it must be a whole number >= 1$"):
+        params.check(defaults, list(params.SCHEMA))
+
+
+def test_a_missing_key_that_the_stage_does_not_read_is_not_its_business(defaults):
+    del defaults["head"]["units"]
+    assert params.check(defaults, ["epochs"]) == {"epochs": 1}
+
+
+def test_an_unknown_key_under_a_section_is_named_with_the_known_ones(defaults):
+    defaults["cnn"]["learning_rat"] = 0.01
+    with pytest.raises(InputError) as error:
+        params.check(defaults, ["epochs"])
+    assert str(error.value) == "params.yaml: unknown key cnn.learning_rat; cnn takes batch_size, learning_rate, augment"
+
+
+def test_an_unknown_top_level_key_is_named(defaults):
+    defaults["epoch"] = 3
+    with pytest.raises(InputError, match=r"^params.yaml: unknown key 'epoch'; the keys are seed, epochs, data, "):
+        params.check(defaults, ["epochs"])
+
+
+def test_a_section_that_is_not_a_mapping_is_named(defaults):
+    defaults["head"] = 512
+    with pytest.raises(
+        InputError, match=r"^params.yaml: head must be a mapping of units, dropout, batch_size, learning_rate, got 512$"
+    ):
+        params.check(defaults, ["epochs"])
+
+
+def test_an_existing_path_is_accepted_for_source_and_weights(defaults, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "digits.npz").write_bytes(b"")
+    (tmp_path / "vgg16.h5").write_bytes(b"")
+    changed = with_value(with_value(defaults, "data.source", "digits.npz"), "backbone.weights", "vgg16.h5")
+    checked = params.check(changed, ["data.source", "backbone.weights"])
+    assert checked == {"data": {"source": "digits.npz"}, "backbone": {"weights": "vgg16.h5"}}
+
+
+def test_params_yaml_that_is_not_yaml_is_reported(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text("epochs: [1\n")
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    with pytest.raises(InputError, match=r"^params.yaml: not valid YAML at line 2$"):
+        params.load("train_cnn")

