@@ -1,6 +1,7 @@
 """Shared fixtures: real MNIST digits, small enough data sets, and copies of the project
 in temporary git repositories where the real DVC pipeline runs."""
 
+import gzip
 import hashlib
 import os
 import shutil
@@ -144,6 +145,31 @@ def small_mnist(mnist_arrays, tmp_path_factory) -> Path:
         },
     )
     return path
+
+
+def tiny_arrays(n_train: int = 30, n_test: int = 10) -> dict[str, np.ndarray]:
+    """Random digits in MNIST's format, every class present."""
+    rng = np.random.default_rng(0)
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": (np.arange(n_train) % 10).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": (np.arange(n_test) % 10).astype(np.uint8),
+    }
+
+
+def write_idx_folder(folder: Path, arrays: dict[str, np.ndarray], *, gzipped: bool) -> None:
+    """The four IDX files of `arrays`, as MNIST ships them."""
+    from stages import mnist
+
+    folder.mkdir()
+    for key, name in mnist.IDX_FILES.items():
+        array = arrays[key]
+        data = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape) + array.tobytes()
+        if gzipped:
+            (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
+        else:
+            (folder / name).write_bytes(data)
 
 
 def new_project(dest: Path, small_mnist: Path, **changes: object) -> Path:

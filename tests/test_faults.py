@@ -2,7 +2,6 @@
 non-zero exit, one line naming the key or file, what was found and what is allowed, no
 partial output left, and no earlier output destroyed."""
 
-import gzip
 import json
 import os
 import shutil
@@ -20,8 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-from stages import atomic, mnist, sources
-from tests.conftest import dvc, set_params, stage, stages_run, tree_digest
+from stages import atomic, sources
+from tests.conftest import dvc, set_params, stage, stages_run, tiny_arrays, tree_digest, write_idx_folder
 
 WATCHED = ("data", "metrics")
 
@@ -132,28 +131,14 @@ def test_an_unknown_key_fails_every_stage_that_would_run(repo):
     )
 
 
-def small_arrays() -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    return {
-        "x_train": rng.integers(0, 256, (40, 28, 28), dtype=np.uint8),
-        "y_train": (np.arange(40) % 10).astype(np.uint8),
-        "x_test": rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
-        "y_test": (np.arange(20) % 10).astype(np.uint8),
-    }
-
-
 def write_npz(path: Path, **changes) -> None:
-    arrays = small_arrays()
+    arrays = tiny_arrays(40, 20)
     arrays.update(changes)
     atomic.write_npz(path, arrays)
 
 
 def write_idx(folder: Path, *, gzipped: bool = False) -> None:
-    folder.mkdir()
-    for key, name in mnist.IDX_FILES.items():
-        array = small_arrays()[key]
-        data = bytes([0, 0, 8, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape) + array.tobytes()
-        (folder / (f"{name}.gz" if gzipped else name)).write_bytes(gzip.compress(data, mtime=0) if gzipped else data)
+    write_idx_folder(folder, tiny_arrays(40, 20), gzipped=gzipped)
 
 
 def truncated_npz(repo: Path) -> tuple[str, str]:
@@ -206,21 +191,6 @@ def corrupt_gzip(repo: Path) -> tuple[str, str]:
     return "bad-idx", "bad-idx/train-labels-idx1-ubyte.gz: not a readable gzip file ("
 
 
-@pytest.mark.parametrize(
-    "make_source",
-    [truncated_npz, wrong_shape, wrong_dtype, label_ten, idx_wrong_magic, idx_truncated, corrupt_gzip],
-    ids=lambda make: make.__name__,
-)
-def test_a_bad_data_file_fails_fetch_mnist_in_one_line(repo, make_source):
-    source, expected = make_source(repo)
-    set_params(repo, {"data.source": source})
-    try:
-        assert_fails_cleanly(repo, "fetch_mnist", expected)
-    finally:
-        shutil.rmtree(repo / "bad-idx", ignore_errors=True)
-        (repo / "bad.npz").unlink(missing_ok=True)
-
-
 def not_hdf5(repo: Path) -> tuple[str, str]:
     (repo / "vgg16.h5").write_text("not weights at all")
     return "vgg16.h5", "vgg16.h5: not an HDF5 file; expected VGG16 no-top weights (.h5), as Keras saves them"
@@ -235,14 +205,24 @@ def wrongly_shaped_layer(repo: Path) -> tuple[str, str]:
     return "vgg16.weights.h5", "vgg16.weights.h5: does not fit VGG16 without its top at this input size ("
 
 
-@pytest.mark.parametrize("make_weights", [not_hdf5, wrongly_shaped_layer], ids=lambda make: make.__name__)
-def test_a_bad_weights_file_fails_extract_features_in_one_line(repo, make_weights):
-    weights, expected = make_weights(repo)
-    set_params(repo, {"backbone.weights": weights})
+BAD_FILES = [
+    *(("fetch_mnist", "data.source", make) for make in (truncated_npz, wrong_shape, wrong_dtype, label_ten)),
+    *(("fetch_mnist", "data.source", make) for make in (idx_wrong_magic, idx_truncated, corrupt_gzip)),
+    *(("extract_features", "backbone.weights", make) for make in (not_hdf5, wrongly_shaped_layer)),
+]
+
+
+@pytest.mark.parametrize(("stage_name", "key", "make_file"), BAD_FILES, ids=[case[2].__name__ for case in BAD_FILES])
+def test_a_bad_file_fails_its_stage_in_one_line(repo, stage_name, key, make_file):
+    name, expected = make_file(repo)
+    set_params(repo, {key: name})
     try:
-        assert_fails_cleanly(repo, "extract_features", expected)
+        assert_fails_cleanly(repo, stage_name, expected)
     finally:
-        (repo / weights).unlink()
+        if (repo / name).is_dir():
+            shutil.rmtree(repo / name)
+        else:
+            (repo / name).unlink()
 
 
 def test_saved_models_load_with_keras_safe_mode_on(pipeline):

@@ -11,35 +11,11 @@ import pytest
 
 from stages import atomic, mnist
 from stages.errors import InputError
+from tests.conftest import tiny_arrays, write_idx_folder
 
 # The mean and standard deviation of MNIST's training pixels, scaled to [0, 1], as published
 # with PyTorch's MNIST example (Normalize((0.1307,), (0.3081,))): any rescaling shows.
 PUBLISHED_MEAN, PUBLISHED_STD = 0.1307, 0.3081
-
-
-def tiny_arrays(n_train: int = 30, n_test: int = 10) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(0)
-    return {
-        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-        "y_train": (np.arange(n_train) % 10).astype(np.uint8),
-        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-        "y_test": (np.arange(n_test) % 10).astype(np.uint8),
-    }
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(n.to_bytes(4, "big") for n in array.shape)
-    return header + array.tobytes()
-
-
-def write_idx_folder(folder, arrays, *, gzipped: bool) -> None:
-    folder.mkdir()
-    for key, name in mnist.IDX_FILES.items():
-        data = idx_bytes(arrays[key])
-        if gzipped:
-            (folder / f"{name}.gz").write_bytes(gzip.compress(data, mtime=0))
-        else:
-            (folder / name).write_bytes(data)
 
 
 def assert_same_arrays(a, b):
