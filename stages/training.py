@@ -46,6 +46,7 @@ def train(
             batches(*train, batch_size, shuffle=True),
             validation_data=batches(*val, batch_size, shuffle=False),
             epochs=epochs,
+            shuffle=False,  # `batches` shuffles; Keras cannot shuffle a tf.data.Dataset
             callbacks=[reduce_lr, DVCLiveCallback(live=live)],
         )
         models.save(model, model_path)
