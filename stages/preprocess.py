@@ -46,8 +46,10 @@ def main() -> None:
         "val": (x_train[val], y_train[val]),
         "test": (x_test, y_test),
     }
-    for name, (images, labels) in splits.items():
-        atomic.write_npz(paths.prepared(name), {"images": images, "labels": labels})
+    with atomic.replacing(paths.PREPARED) as folder:
+        folder.mkdir()
+        for name, (images, labels) in splits.items():
+            atomic.write_npz(folder / paths.prepared(name).name, {"images": images, "labels": labels})
     print("preprocess: " + ", ".join(f"{name} {len(labels)}" for name, (_, labels) in splits.items()))
 
 
