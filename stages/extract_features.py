@@ -8,16 +8,12 @@ from stages import atomic, params, paths
 from stages.errors import run_stage
 
 
-def extract(extractor, images: np.ndarray, batch_size: int) -> np.ndarray:
-    """Features of raw uint8 digits; only one batch is ever resized at a time."""
-    return extractor.predict(images, batch_size=batch_size, verbose=1).astype(np.float32)
-
-
 def main() -> None:
     backbone = params.load("extract_features")["backbone"]
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from stages import models, vgg16_weights
+    from stages import determinism, models, vgg16_weights
 
+    determinism.make_deterministic()
     conv_base, weights = vgg16_weights.conv_base(backbone["weights"], backbone["input_size"])
     extractor = models.feature_extractor(conv_base)
     print(f"extract_features: VGG16 at {backbone['input_size']}px, weights {weights['name']} by {weights['route']}")
@@ -27,7 +23,8 @@ def main() -> None:
             with np.load(paths.prepared(split)) as data:
                 images = data["images"]
             print(f"{split}: {len(images)} images")
-            features = extract(extractor, images, backbone["batch_size"])
+            # Keras feeds the model one batch at a time: only one batch is ever resized.
+            features = extractor.predict(images, batch_size=backbone["batch_size"], verbose=1)
             np.save(folder / paths.features(split).name, features, allow_pickle=False)
         atomic.write_json(folder / paths.FEATURES_WEIGHTS.name, {**weights, "input_size": backbone["input_size"]})
     print(f"extract_features: features {features.shape[1:]} per image in {paths.FEATURES}")

@@ -10,9 +10,9 @@ from stages.errors import run_stage
 def main() -> None:
     p = params.load("train_head")
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from stages import models, training
+    from stages import determinism, models, training
 
-    training.make_deterministic(p["seed"])
+    determinism.make_deterministic(p["seed"])
     splits = {}
     for split in ("train", "val"):
         with np.load(paths.prepared(split)) as data:

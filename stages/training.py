@@ -1,5 +1,5 @@
-"""How both models train: seeded and deterministic, the kernel's recipe (RMSprop,
-ReduceLROnPlateau on validation accuracy), and per-epoch curves logged by DVCLive."""
+"""How both models train: the kernel's recipe (RMSprop, ReduceLROnPlateau on validation
+accuracy) on tf.data batches, and per-epoch curves logged by DVCLive."""
 
 from pathlib import Path
 
@@ -12,18 +12,37 @@ from dvclive.keras import DVCLiveCallback
 from stages import atomic, models
 
 
-def make_deterministic(seed: int) -> None:
-    """Same params, same machine: same weights and predictions."""
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 def batches(inputs: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
     """(inputs, labels) in batches; shuffled anew each epoch, in an order fixed by the seed."""
     dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
     if shuffle:
         dataset = dataset.shuffle(len(inputs), reshuffle_each_iteration=True)
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def fit(
+    model: keras.Model,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    callbacks: tuple[keras.callbacks.Callback, ...] = (),
+    verbose: str | int = "auto",
+) -> None:
+    """The kernel's recipe on (inputs, labels): RMSprop, and the learning rate halved when
+    validation accuracy stalls for 3 epochs."""
+    models.compile_for_training(model, learning_rate)
+    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.5, min_lr=1e-5)
+    model.fit(
+        batches(*train, batch_size, shuffle=True),
+        validation_data=batches(*val, batch_size, shuffle=False),
+        epochs=epochs,
+        shuffle=False,  # `batches` shuffles; Keras cannot shuffle a tf.data.Dataset
+        callbacks=[reduce_lr, *callbacks],
+        verbose=verbose,
+    )
 
 
 def train(
@@ -37,17 +56,17 @@ def train(
     model_path: Path,
     curves: Path,
 ) -> None:
-    """Fit `model` on (inputs, labels), log its curves into `curves`, save it at `model_path`."""
-    models.compile_for_training(model, learning_rate)
-    reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.5, min_lr=1e-5)
+    """`fit`, with the curves logged into `curves`; then the model saved at `model_path`."""
     with atomic.replacing(curves) as partial_curves:
         live = Live(str(partial_curves), dvcyaml=False, save_dvc_exp=False)
-        model.fit(
-            batches(*train, batch_size, shuffle=True),
-            validation_data=batches(*val, batch_size, shuffle=False),
+        fit(
+            model,
+            train,
+            val,
             epochs=epochs,
-            shuffle=False,  # `batches` shuffles; Keras cannot shuffle a tf.data.Dataset
-            callbacks=[reduce_lr, DVCLiveCallback(live=live)],
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            callbacks=(DVCLiveCallback(live=live),),
         )
         models.save(model, model_path)
     accuracy = live.summary["eval"]["accuracy"]
