@@ -8,19 +8,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from stages import atomic, params, paths
+from stages import atomic, comparison, params, paths
 from stages.errors import run_stage
 
 DIGIT_SCALE = 4  # 28 px -> 112 px: large enough to read
 GRID_SCALE = 3
 GRID_MARGIN = 8
 RIGHT, WRONG = (0, 110, 0), (200, 0, 0)
-
-
-def disagreements(labels: np.ndarray, cnn: np.ndarray, vgg16: np.ndarray) -> pd.DataFrame:
-    """One row per test image where the models disagree: index (from 0), label, both predictions."""
-    index = np.flatnonzero(cnn != vgg16)
-    return pd.DataFrame({"index": index, "label": labels[index], "cnn": cnn[index], "vgg16": vgg16[index]})
 
 
 def error_name(row) -> str:
@@ -75,9 +69,8 @@ def main() -> None:
     vgg16 = pd.read_csv(paths.PREDICTIONS_CSV["vgg16"])["Label"].to_numpy()
     with np.load(paths.prepared("test")) as test:
         images, labels = test["images"], test["labels"]
-    rows = disagreements(labels, cnn, vgg16)
-    err_cnn = int((rows.cnn != rows.label).sum())
-    err_vgg16 = int((rows.vgg16 != rows.label).sum())
+    rows = comparison.disagreements(labels, cnn, vgg16)
+    err_cnn, err_vgg16 = comparison.wrong_among(rows, "cnn"), comparison.wrong_among(rows, "vgg16")
 
     with atomic.replacing(paths.ERRORS) as folder:
         folder.mkdir()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from stages import evaluate, render_errors
+from stages import comparison, render_errors
 from tests.conftest import SMALL_TEST
 
 
@@ -102,7 +102,7 @@ def test_compare_counts_the_blogs_figures():
     labels = np.array([1, 2, 3, 4, 5])
     cnn = np.array([1, 2, 3, 9, 5])
     vgg16 = np.array([1, 7, 3, 8, 6])
-    result = evaluate.compare(labels, cnn, vgg16)
+    result = comparison.compare(labels, cnn, vgg16)
     assert result["disagreements"] == 3
     assert (result["cnn"]["errors"], result["cnn"]["errors_where_disagree"]) == (1, 1)
     assert (result["vgg16"]["errors"], result["vgg16"]["errors_where_disagree"]) == (3, 3)
