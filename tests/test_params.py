@@ -149,9 +149,18 @@ def test_an_existing_path_is_accepted_for_source_and_weights(defaults, tmp_path,
     assert checked == {"data": {"source": "digits.npz"}, "backbone": {"weights": "vgg16.h5"}}
 
 
+def test_a_weights_path_must_be_a_file_not_a_folder(defaults, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights").mkdir()
+    with pytest.raises(InputError, match=r"^params.yaml: backbone.weights must be .* weights file, got 'weights'$"):
+        params.check(with_value(defaults, "backbone.weights", "weights"), ["backbone.weights"])
+
+
 def test_params_yaml_that_is_not_yaml_is_reported(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "params.yaml").write_text("epochs: [1\n")
     (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
-    with pytest.raises(InputError, match=r"^params.yaml: not valid YAML at line 2$"):
+    with pytest.raises(
+        InputError, match=r"^params.yaml: not valid YAML at line 2 \(expected ',' or '\]', but got '<stream end>'\)$"
+    ):
         params.load("train_cnn")
