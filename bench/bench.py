@@ -148,9 +148,7 @@ def seed_spread(checkout: Path, p: dict) -> dict:
             model,
             (inputs["train"], labels["train"]),
             (inputs["val"], labels["val"]),
-            epochs=1,
-            batch_size=settings["batch_size"],
-            learning_rate=settings["learning_rate"],
+            training.Recipe(1, settings["batch_size"], settings["learning_rate"]),
             callbacks=callbacks,
             verbose=0,
         )

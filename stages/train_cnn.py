@@ -21,9 +21,7 @@ def main() -> None:
         models.cnn(p["cnn"]["augment"]),
         splits["train"],
         splits["val"],
-        epochs=p["epochs"],
-        batch_size=p["cnn"]["batch_size"],
-        learning_rate=p["cnn"]["learning_rate"],
+        training.Recipe(p["epochs"], p["cnn"]["batch_size"], p["cnn"]["learning_rate"]),
         model_path=paths.CNN_MODEL,
         curves=paths.CNN_CURVES,
     )

@@ -23,9 +23,7 @@ def main() -> None:
         models.head(splits["train"][0].shape[1:], head["units"], head["dropout"]),
         splits["train"],
         splits["val"],
-        epochs=p["epochs"],
-        batch_size=head["batch_size"],
-        learning_rate=head["learning_rate"],
+        training.Recipe(p["epochs"], head["batch_size"], head["learning_rate"]),
         model_path=paths.HEAD_MODEL,
         curves=paths.HEAD_CURVES,
     )

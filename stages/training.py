@@ -1,6 +1,7 @@
 """How both models train: the kernel's recipe (RMSprop, ReduceLROnPlateau on validation
 accuracy) on tf.data batches, and per-epoch curves logged by DVCLive."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -20,25 +21,32 @@ def batches(inputs: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle:
     return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
+@dataclass(frozen=True)
+class Recipe:
+    """How long and in what steps a model trains."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+
+
 def fit(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
+    recipe: Recipe,
     *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
     verbose: str | int = "auto",
 ) -> None:
     """The kernel's recipe on (inputs, labels): RMSprop, and the learning rate halved when
     validation accuracy stalls for 3 epochs."""
-    models.compile_for_training(model, learning_rate)
+    models.compile_for_training(model, recipe.learning_rate)
     reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.5, min_lr=1e-5)
     model.fit(
-        batches(*train, batch_size, shuffle=True),
-        validation_data=batches(*val, batch_size, shuffle=False),
-        epochs=epochs,
+        batches(*train, recipe.batch_size, shuffle=True),
+        validation_data=batches(*val, recipe.batch_size, shuffle=False),
+        epochs=recipe.epochs,
         shuffle=False,  # `batches` shuffles; Keras cannot shuffle a tf.data.Dataset
         callbacks=[reduce_lr, *callbacks],
         verbose=verbose,
@@ -49,25 +57,15 @@ def train(
     model: keras.Model,
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
+    recipe: Recipe,
     *,
-    epochs: int,
-    batch_size: int,
-    learning_rate: float,
     model_path: Path,
     curves: Path,
 ) -> None:
     """`fit`, with the curves logged into `curves`; then the model saved at `model_path`."""
     with atomic.replacing(curves) as partial_curves:
         live = Live(str(partial_curves), dvcyaml=False, save_dvc_exp=False)
-        fit(
-            model,
-            train,
-            val,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=learning_rate,
-            callbacks=(DVCLiveCallback(live=live),),
-        )
+        fit(model, train, val, recipe, callbacks=(DVCLiveCallback(live=live),))
         models.save(model, model_path)
     accuracy = live.summary["eval"]["accuracy"]
-    print(f"{model.name}: validation accuracy {accuracy:.4f} after {epochs} epoch(s); saved {model_path}")
+    print(f"{model.name}: validation accuracy {accuracy:.4f} after {recipe.epochs} epoch(s); saved {model_path}")
