@@ -35,7 +35,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
-from stages import determinism, mnist, models, params, sources, training, vgg16_weights  # noqa: E402
+from stages import determinism, mnist, models, params, paths, sources, training, vgg16_weights  # noqa: E402
 
 CNN_SEEDS = range(5)  # about a minute each
 HEAD_SEEDS = range(20)  # seconds each, on the cached features
@@ -129,12 +129,11 @@ def seed_spread(checkout: Path, p: dict) -> dict:
     """Test accuracy of both models after one epoch, for each seed, on a reproduced
     checkout's full prepared data and cached features, trained by the stages' own
     `training.fit`; and the head's test accuracy along its one epoch at the default seed."""
-    splits = ("train", "val", "test")
     labels, images = {}, {}
-    for split in splits:
-        with np.load(checkout / f"data/prepared/{split}.npz") as data:
+    for split in paths.SPLITS:
+        with np.load(checkout / paths.prepared(split)) as data:
             labels[split], images[split] = data["labels"], data["images"]
-    features = {split: np.load(checkout / f"data/features/{split}.npy") for split in splits}
+    features = {split: np.load(checkout / paths.features(split)) for split in paths.SPLITS}
 
     def one_epoch(name: str, seed: int, callbacks=()) -> float:
         determinism.make_deterministic(seed)
@@ -166,11 +165,13 @@ def spread_rows(figures: dict, default_seed: int) -> list[str]:
     for name, seeds in (("cnn", CNN_SEEDS), ("vgg16", HEAD_SEEDS)):
         accuracies = np.array(figures["spread"][name])
         listed = ", ".join(f"{a:.2%}" for a in accuracies)
-        at_default = accuracies[seeds.index(default_seed)]
+        rank = ""
+        if default_seed in seeds:
+            below = (accuracies < accuracies[seeds.index(default_seed)]).sum()
+            rank = f"; {below} of {len(accuracies)} seeds score below the default seed {default_seed}"
         rows.append(
             f"| {name} test accuracy at epochs 1, seeds {seeds.start}-{seeds.stop - 1} | {listed} "
-            f"(mean {accuracies.mean():.2%}, sd {accuracies.std(ddof=1):.2%}; {(accuracies < at_default).sum()} "
-            f"of {len(accuracies)} seeds score below the default seed {default_seed}) | |"
+            f"(mean {accuracies.mean():.2%}, sd {accuracies.std(ddof=1):.2%}{rank}) | |"
         )
     along = np.array(figures["along the epoch"])
     second_half = along[len(along) // 2 :]
@@ -229,9 +230,9 @@ def end_to_end(clone: Path) -> dict:
     figures = {}
     with PeakMemory() as memory:
         figures["cold dvc repro"] = run([*dvc, "repro"], clone)
-    figures["epochs 1"] = json.loads((clone / "metrics/evaluate.json").read_text())
+    figures["epochs 1"] = json.loads((clone / paths.METRICS).read_text())
     figures["exp run -S epochs=3"] = run([*dvc, "exp", "run", "-S", "epochs=3"], clone)
-    figures["epochs 3"] = json.loads((clone / "metrics/evaluate.json").read_text())
+    figures["epochs 3"] = json.loads((clone / paths.METRICS).read_text())
     figures["exp run -S head.units=1024"] = run([*dvc, "exp", "run", "-S", "head.units=1024"], clone)
     figures["dvc repro, nothing to do"] = run([*dvc, "repro"], clone)
     figures["peaks"] = memory.peaks
@@ -256,7 +257,7 @@ def main() -> None:
         "|---|---|---|",
     ]
     if args.seeds_only:
-        missing = [path for path in ("data/prepared", "data/features") if not (ROOT / path).is_dir()]
+        missing = [str(path) for path in (paths.PREPARED, paths.FEATURES) if not (ROOT / path).is_dir()]
         if missing:
             sys.exit(f"error: {', '.join(missing)} not found: run `make repro` (or `dvc pull`) first")
         print("\n".join(lines + spread_rows(seed_spread(ROOT, p), p["seed"])))
