@@ -64,9 +64,11 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
 
 
 def test_the_models_learned_something_even_on_the_small_set(metrics):
-    # 900 training images, one epoch: far from the full run, well above chance (0.1).
-    assert metrics["cnn"]["accuracy"] > 0.25
-    assert metrics["vgg16"]["accuracy"] > 0.25
+    # 900 training images, three epochs: far from the full run, well above chance (0.1).
+    # Over seeds 0-9 the lowest were 0.83 (CNN) and 0.66 (head); a CPU's rounding moves a
+    # run less than a new seed does, so the floors keep a margin of 0.2 or more.
+    assert metrics["cnn"]["accuracy"] > 0.6
+    assert metrics["vgg16"]["accuracy"] > 0.45
 
 
 def test_there_is_one_picture_per_disagreement_named_as_the_blog_named_them(pipeline, predictions, test_set):
