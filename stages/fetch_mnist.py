@@ -1,8 +1,9 @@
 """fetch_mnist: the data set named by `data.source`, checked, as data/raw/mnist.npz, with
 the route it came by and the sha256 of its arrays."""
 
-from stages import atomic, mnist, params, paths
-from stages.errors import run_stage
+from mnist_transfer.pipeline import atomic, params, paths
+from mnist_transfer.pipeline.errors import run_stage
+from mnist_transfer.sources import mnist
 
 
 def main() -> None:

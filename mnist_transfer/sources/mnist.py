@@ -11,8 +11,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from stages.errors import InputError
-from stages.sources import packaged_file, try_keras_download
+from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.sources.downloads import packaged_file, try_keras_download
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 Arrays = dict[str, np.ndarray]

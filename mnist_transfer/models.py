@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 from keras import layers
 
-from stages import atomic
+from mnist_transfer.pipeline import atomic
 
 DIGIT_SHAPE = (28, 28)
 CLASSES = 10

@@ -10,7 +10,8 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from stages import atomic, models
+from mnist_transfer import models
+from mnist_transfer.pipeline import atomic
 
 
 def batches(inputs: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:

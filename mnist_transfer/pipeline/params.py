@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from stages.errors import InputError
+from mnist_transfer.pipeline.errors import InputError
 
 PARAMS_FILE = Path("params.yaml")
 DVC_FILE = Path("dvc.yaml")

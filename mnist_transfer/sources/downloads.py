@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from stages.errors import InputError
+from mnist_transfer.pipeline.errors import InputError
 
 T = TypeVar("T")
 

@@ -21,15 +21,15 @@ def features(split: str) -> Path:
     return FEATURES / f"{split}.npy"
 
 
-CNN_MODEL = Path("data/models/cnn.keras")
-HEAD_MODEL = Path("data/models/head.keras")
-CNN_CURVES = Path("metrics/train_cnn")
-HEAD_CURVES = Path("metrics/train_head")
+# The models compared, by name: the CNN, and VGG16, whose trained part is its head.
+MODELS = {"cnn": Path("data/models/cnn.keras"), "vgg16": Path("data/models/head.keras")}
+CURVES = {"cnn": Path("metrics/train_cnn"), "vgg16": Path("metrics/train_head")}
 
 PREDICTIONS = Path("data/predictions")
-PREDICTIONS_CSV = {"cnn": PREDICTIONS / "cnn.csv", "vgg16": PREDICTIONS / "vgg16.csv"}
+PREDICTIONS_CSV = {name: PREDICTIONS / f"{name}.csv" for name in MODELS}
 COMPARISON_CSV = PREDICTIONS / "comparison.csv"
 METRICS = Path("metrics/evaluate.json")
+PER_CLASS_METRICS = Path("metrics/per_class.json")
 
 ERRORS = Path("data/errors")
 ERRORS_GRID = Path("data/disagreements.png")

