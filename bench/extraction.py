@@ -1,0 +1,75 @@
+"""extract_features' speed: images per second through the stage's own extractor, its
+GFLOP/s from VGG16's exact convolution count, the ratio to the highest float32 yardstick,
+and a profile of where one batch's time goes, layer by layer."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bench.timing import REPEATS, best_of
+from mnist_transfer import backbone
+from mnist_transfer.sources import vgg16_weights
+
+IMAGES = 4096  # 16 full batches at the default batch size
+
+
+def conv_flops(layer: keras.layers.Layer) -> int:
+    """Multiply-adds (2 FLOPs each) of a convolution, from the layer's own shapes; 0 for other layers."""
+    if not isinstance(layer, keras.layers.Conv2D):
+        return 0
+    _, height, width, out_channels = layer.output.shape
+    kernel_h, kernel_w = layer.kernel_size
+    return 2 * height * width * out_channels * kernel_h * kernel_w * layer.input.shape[-1]
+
+
+def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
+    """The stage's extractor (raw digits -> features), and the frozen convolution base in it."""
+    conv_base, _ = vgg16_weights.conv_base(settings["weights"], settings["input_size"])
+    return backbone.feature_extractor(conv_base, settings["preprocess"]), conv_base
+
+
+def throughput(images: np.ndarray, settings: dict) -> tuple[float, int]:
+    """Images per second, and FLOPs per image."""
+    model, conv_base = extractor(settings)
+    seconds = best_of(lambda: model.predict(images, batch_size=settings["batch_size"], verbose=0))
+    return len(images) / seconds, sum(conv_flops(layer) for layer in conv_base.layers)
+
+
+def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
+    """(layer, seconds per batch, FLOPs per batch): the input scaling as one step, then each
+    layer of the convolution base, each timed alone in graph mode on its real input."""
+    model, conv_base = extractor(settings)
+    batch = tf.constant(images[: settings["batch_size"]])
+    scaling = keras.Model(model.input, model.layers[-2].output)  # everything before the convolution base
+    steps = [("resize, grey to RGB, preprocess", scaling)] + [(layer.name, layer) for layer in conv_base.layers[1:]]
+    timings, tensor = [], batch
+    for name, step in steps:
+        run = tf.function(step)
+        run(tensor)  # trace and warm up
+        seconds = best_of(lambda run=run, tensor=tensor: run(tensor).numpy(), REPEATS)
+        timings.append((name, seconds, conv_flops(step) * len(batch)))
+        tensor = run(tensor)
+    return timings
+
+
+def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tuple[str, str]]:
+    size, batch = settings["input_size"], settings["batch_size"]
+    rate, flops = throughput(images[:IMAGES], settings)
+    achieved = rate * flops / 1e9
+    yardstick = max(peaks, key=peaks.get)
+    out = [
+        (
+            f"extract_features at {size}px, batch {batch}, {IMAGES} images, best of {REPEATS}",
+            f"{rate:.0f} images/s = {achieved:.0f} GFLOP/s ({flops / 1e9:.3f} GFLOP per image)",
+        ),
+        (
+            "extraction / highest float32 peak",
+            f"{achieved / peaks[yardstick]:.0%} of {yardstick} ({peaks[yardstick]:.0f} GFLOP/s)",
+        ),
+    ]
+    timings = profile(images, settings)
+    total = sum(seconds for _, seconds, _ in timings)
+    for name, seconds, layer_flops in timings:
+        speed = f", {layer_flops / seconds / 1e9:.0f} GFLOP/s" if layer_flops else ""
+        out.append((f"profile: {name}", f"{seconds * 1e3:.1f} ms per batch of {batch} ({seconds / total:.0%}){speed}"))
+    return out

@@ -1,0 +1,87 @@
+"""The machine, and three yardsticks for float32 arithmetic on it: TensorFlow's matmul,
+NumPy's matmul, and the FMA limit from cores, clock and vector width."""
+
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from bench.timing import best_of
+
+MATMUL_N = 4096
+# The flags that decide how fast float32 (and lower precisions) can go.
+FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
+def cpuinfo() -> dict[str, str]:
+    fields = {}
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def flags() -> list[str]:
+    present = set(cpuinfo().get("flags", "").split())
+    return [flag for flag in FLAGS if flag in present]
+
+
+def fma_flops_per_cycle(vendor: str, present: list[str]) -> int:
+    """float32 FLOPs one core can retire per cycle: 2 FMA pipes x lanes x 2. AMD's Zen 4
+    runs AVX-512 on 256-bit pipes, so only Intel's AVX-512 doubles the lanes."""
+    lanes = 16 if "avx512f" in present and vendor == "GenuineIntel" else 8
+    return 2 * lanes * 2
+
+
+def fma_limit_gflops() -> tuple[float, str]:
+    info = cpuinfo()
+    megahertz = float(info.get("cpu MHz", "nan"))
+    per_cycle = fma_flops_per_cycle(info.get("vendor_id", ""), flags())
+    cores = os.cpu_count() or 1
+    how = f"{cores} cores x {megahertz / 1000:.2f} GHz x {per_cycle} FLOP/cycle"
+    return cores * megahertz / 1000 * per_cycle, how
+
+
+def tensorflow_matmul_gflops() -> float:
+    a = tf.random.normal((MATMUL_N, MATMUL_N), seed=1)
+    b = tf.random.normal((MATMUL_N, MATMUL_N), seed=2)
+    multiply = tf.function(lambda: tf.matmul(a, b))
+    multiply().numpy()  # compile and warm up
+    return 2 * MATMUL_N**3 / best_of(lambda: multiply().numpy(), 5) / 1e9
+
+
+def numpy_matmul_gflops() -> float:
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((MATMUL_N, MATMUL_N), dtype=np.float32) for _ in range(2))
+    a @ b  # warm up
+    return 2 * MATMUL_N**3 / best_of(lambda: a @ b, 5) / 1e9
+
+
+def describe() -> str:
+    info = cpuinfo()
+    return (
+        f"{info.get('model name', platform.processor())} ({info.get('vendor_id', '?')}), {os.cpu_count()} cores, "
+        f"flags: {', '.join(flags()) or 'none of ' + ', '.join(FLAGS)}; "
+        f"TensorFlow {tf.__version__}, NumPy {np.__version__}"
+    )
+
+
+def peaks() -> dict[str, float]:
+    """GFLOP/s by yardstick."""
+    fma, _ = fma_limit_gflops()
+    return {"TensorFlow matmul": tensorflow_matmul_gflops(), "NumPy matmul": numpy_matmul_gflops(), "FMA limit": fma}
+
+
+def rows(measured: dict[str, float]) -> list[tuple[str, str]]:
+    _, how = fma_limit_gflops()
+    size = f"{MATMUL_N}x{MATMUL_N}, best of 5"
+    return [
+        (
+            f"float32 peak: TensorFlow matmul ({size})",
+            f"{measured['TensorFlow matmul']:.0f} GFLOP/s",
+        ),
+        (f"float32 peak: NumPy matmul ({size})", f"{measured['NumPy matmul']:.0f} GFLOP/s"),
+        ("float32 peak: FMA limit", f"{measured['FMA limit']:.0f} GFLOP/s ({how})"),
+    ]
