@@ -9,23 +9,19 @@ from pathlib import Path
 import keras
 from keras import layers
 
+from mnist_transfer import digits
 from mnist_transfer.pipeline import atomic
 
-DIGIT_SHAPE = (28, 28)
 CLASSES = 10
-
-
-def _digits() -> keras.KerasTensor:
-    return keras.Input(DIGIT_SHAPE, dtype="uint8", name="digits")
 
 
 def cnn(augment: bool) -> keras.Model:
     """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
     Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
     which Keras applies in training only."""
-    digits = _digits()
-    x = layers.Rescaling(1 / 255)(digits)
-    x = layers.Reshape((*DIGIT_SHAPE, 1))(x)
+    raw = digits.digits_input()
+    x = layers.Rescaling(1 / 255)(raw)
+    x = layers.Reshape((*digits.SHAPE, 1))(x)
     if augment:
         x = layers.RandomRotation(10 / 360, fill_mode="nearest")(x)
         x = layers.RandomZoom(0.1, fill_mode="nearest")(x)
@@ -38,19 +34,7 @@ def cnn(augment: bool) -> keras.Model:
     x = layers.Flatten()(x)
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
-    return keras.Model(digits, layers.Dense(CLASSES, activation="softmax")(x), name="cnn")
-
-
-def feature_extractor(conv_base: keras.Model) -> keras.Model:
-    """Raw digits -> resized to the backbone's input (bilinear), grey to RGB,
-    vgg16.preprocess_input -> the frozen convolution base's features."""
-    size = conv_base.input_shape[1:3]
-    digits = _digits()
-    x = layers.Reshape((*DIGIT_SHAPE, 1))(digits)
-    x = layers.Resizing(*size, interpolation="bilinear")(x)
-    x = layers.Concatenate()([x, x, x])
-    x = layers.Lambda(keras.applications.vgg16.preprocess_input, name="vgg16_preprocess")(x)
-    return keras.Model(digits, conv_base(x, training=False), name="vgg16_features")
+    return keras.Model(raw, layers.Dense(CLASSES, activation="softmax")(x), name="cnn")
 
 
 def head(feature_shape: tuple[int, ...], units: int, dropout: float) -> keras.Model:
@@ -62,11 +46,19 @@ def head(feature_shape: tuple[int, ...], units: int, dropout: float) -> keras.Mo
     return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
 
 
-def compile_for_training(model: keras.Model, learning_rate: float) -> None:
-    """The kernel's recipe, for both models: RMSprop and categorical cross-entropy (on
-    integer labels)."""
+OPTIMIZERS = {
+    # The kernel's.
+    "rmsprop": lambda learning_rate: keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9, epsilon=1e-8),
+    # Keras' defaults.
+    "adam": lambda learning_rate: keras.optimizers.Adam(learning_rate=learning_rate),
+}
+
+
+def compile_for_training(model: keras.Model, learning_rate: float, optimizer: str = "rmsprop") -> None:
+    """The kernel's recipe (RMSprop, or another of OPTIMIZERS) and categorical
+    cross-entropy (on integer labels)."""
     model.compile(
-        optimizer=keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9, epsilon=1e-8),
+        optimizer=OPTIMIZERS[optimizer](learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

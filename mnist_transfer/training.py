@@ -29,6 +29,7 @@ class Recipe:
     epochs: int
     batch_size: int
     learning_rate: float
+    optimizer: str = "rmsprop"
 
 
 def fit(
@@ -40,9 +41,9 @@ def fit(
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
     verbose: str | int = "auto",
 ) -> None:
-    """The kernel's recipe on (inputs, labels): RMSprop, and the learning rate halved when
-    validation accuracy stalls for 3 epochs."""
-    models.compile_for_training(model, recipe.learning_rate)
+    """The kernel's recipe on (inputs, labels): RMSprop (or the recipe's optimizer), and
+    the learning rate halved when validation accuracy stalls for 3 epochs."""
+    models.compile_for_training(model, recipe.learning_rate, recipe.optimizer)
     reduce_lr = keras.callbacks.ReduceLROnPlateau(monitor="val_accuracy", patience=3, factor=0.5, min_lr=1e-5)
     model.fit(
         batches(*train, recipe.batch_size, shuffle=True),

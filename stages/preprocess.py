@@ -1,9 +1,11 @@
-"""preprocess: a stratified, seeded hold-out of the training images for validation (and,
-for smoke runs, a stratified subset first), as data/prepared/{train,val,test}.npz."""
+"""preprocess: the images (all training images, or a stratified `data.train_limit` subset
+chosen once, and the test images) as data/prepared/images.npz, the same bytes whatever the
+split; and the split, a stratified, seeded hold-out of `data.val_fraction` of the training
+images for validation, as data/prepared/split.npz."""
 
 import numpy as np
 
-from mnist_transfer import datasets
+from mnist_transfer import images, splits
 from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
 
@@ -11,18 +13,13 @@ from mnist_transfer.pipeline.errors import run_stage
 def main() -> None:
     p = params.load("preprocess")
     with np.load(paths.RAW) as raw:
-        x_train, y_train, x_test, y_test = (raw[key] for key in ("x_train", "y_train", "x_test", "y_test"))
-    train, val = datasets.split(y_train, p["data"]["val_fraction"], p["data"]["train_limit"], p["seed"])
-    splits = {
-        "train": (x_train[train], y_train[train]),
-        "val": (x_train[val], y_train[val]),
-        "test": (x_test, y_test),
-    }
-    with atomic.replacing(paths.PREPARED) as folder:
-        folder.mkdir()
-        for name, (images, labels) in splits.items():
-            atomic.write_npz(folder / paths.prepared(name).name, {"images": images, "labels": labels})
-    print("preprocess: " + ", ".join(f"{name} {len(labels)}" for name, (_, labels) in splits.items()))
+        arrays = {key: raw[key] for key in raw.files}
+    kept = images.choose(arrays["y_train"], p["data"]["train_limit"])
+    arrays["x_train"], arrays["y_train"] = arrays["x_train"][kept], arrays["y_train"][kept]
+    train, val = splits.split(arrays["y_train"], p["data"]["val_fraction"], p["seed"])
+    atomic.write_npz(paths.IMAGES, arrays)
+    atomic.write_npz(paths.SPLIT, {"train": train, "val": val})
+    print(f"preprocess: {len(kept)} training images ({len(train)} train, {len(val)} val), {len(arrays['y_test'])} test")
 
 
 if __name__ == "__main__":

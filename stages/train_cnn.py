@@ -8,13 +8,13 @@ from mnist_transfer.pipeline.errors import run_stage
 def main() -> None:
     p = params.load("train_cnn")
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import datasets, determinism, models, training
+    from mnist_transfer import determinism, models, splits, training
 
     determinism.make_deterministic(p["seed"])
     training.train(
         models.cnn(p["cnn"]["augment"]),
-        datasets.load("train", "images"),
-        datasets.load("val", "images"),
+        splits.load("train", "images"),
+        splits.load("val", "images"),
         training.Recipe(p["epochs"], p["cnn"]["batch_size"], p["cnn"]["learning_rate"]),
         model_path=paths.MODELS["cnn"],
         curves=paths.CURVES["cnn"],

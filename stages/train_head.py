@@ -8,16 +8,16 @@ from mnist_transfer.pipeline.errors import run_stage
 def main() -> None:
     p = params.load("train_head")
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import datasets, determinism, models, training
+    from mnist_transfer import determinism, models, splits, training
 
     determinism.make_deterministic(p["seed"])
-    train, val = datasets.load("train", "features"), datasets.load("val", "features")
+    train, val = splits.load("train", "features"), splits.load("val", "features")
     head = p["head"]
     training.train(
         models.head(train[0].shape[1:], head["units"], head["dropout"]),
         train,
         val,
-        training.Recipe(p["epochs"], head["batch_size"], head["learning_rate"]),
+        training.Recipe(p["epochs"], head["batch_size"], head["learning_rate"], head["optimizer"]),
         model_path=paths.MODELS["vgg16"],
         curves=paths.CURVES["vgg16"],
     )

@@ -76,6 +76,12 @@ PARAM_CASES = [
         {"backbone.batch_size": 0},
         "params.yaml: backbone.batch_size must be a whole number >= 1, got 0",
     ),
+    ("train_head", {"head.optimizer": "sgd"}, "params.yaml: head.optimizer must be rmsprop or adam, got 'sgd'"),
+    (
+        "extract_features",
+        {"backbone.preprocess": "torch"},
+        "params.yaml: backbone.preprocess must be caffe or unit, got 'torch'",
+    ),
     ("preprocess", {"data.val_fraction": 0}, "params.yaml: data.val_fraction must be a number in (0, 1), got 0"),
     ("preprocess", {"data.val_fraction": 1}, "params.yaml: data.val_fraction must be a number in (0, 1), got 1"),
     (

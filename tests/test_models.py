@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_transfer import models
+from mnist_transfer import backbone, models
+from mnist_transfer.pipeline import params
 from mnist_transfer.sources import vgg16_weights
 
 
@@ -66,7 +67,7 @@ def test_augmentation_acts_in_training_only(digits):
 
 def test_the_head_on_48px_features_has_267786_trainable_parameters(imagenet_base_48):
     conv_base, _ = imagenet_base_48
-    extractor = models.feature_extractor(conv_base)
+    extractor = backbone.feature_extractor(conv_base)
     feature_shape = extractor.output_shape[1:]
     assert feature_shape == (1, 1, 512)
     head = models.head(feature_shape, units=512, dropout=0.4)
@@ -78,13 +79,13 @@ def test_the_backbone_is_14714688_frozen_parameters(imagenet_base_48):
     conv_base, _ = imagenet_base_48
     assert frozen_count(conv_base) == 14_714_688
     assert trainable_count(conv_base) == 0
-    extractor = models.feature_extractor(conv_base)
+    extractor = backbone.feature_extractor(conv_base)
     assert trainable_count(extractor) == 0
 
 
 def test_the_extractor_resizes_colours_and_preprocesses_in_the_graph(imagenet_base_48, digits):
     conv_base, _ = imagenet_base_48
-    extractor = models.feature_extractor(conv_base)
+    extractor = backbone.feature_extractor(conv_base)
     assert extractor.input.dtype == "uint8"
     by_hand = tf.image.resize(tf.cast(digits[..., None], "float32"), (48, 48), method="bilinear")
     by_hand = keras.applications.vgg16.preprocess_input(tf.repeat(by_hand, 3, axis=-1))
@@ -102,3 +103,27 @@ def test_a_saved_model_gives_the_same_bytes_twice_and_loads_in_safe_mode(tmp_pat
     loaded = keras.models.load_model(tmp_path / "a.keras", safe_mode=True)
     np.testing.assert_array_equal(loaded.predict(digits, verbose=0), cnn.predict(digits, verbose=0))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.keras", "b.keras"]
+
+
+def test_the_params_offer_exactly_the_optimizers_and_preprocessings_there_are():
+    assert params.SCHEMA["head.optimizer"].allowed == " or ".join(models.OPTIMIZERS)
+    assert params.SCHEMA["backbone.preprocess"].allowed == " or ".join(backbone.PREPROCESSING)
+
+
+def test_unit_preprocessing_feeds_the_backbone_pixels_over_255(imagenet_base_48, digits):
+    conv_base, _ = imagenet_base_48
+    extractor = backbone.feature_extractor(conv_base, "unit")
+    by_hand = tf.image.resize(tf.cast(digits[..., None], "float32"), (48, 48), method="bilinear") / 255
+    np.testing.assert_allclose(
+        extractor.predict(digits, verbose=0),
+        conv_base.predict(tf.repeat(by_hand, 3, axis=-1), verbose=0),
+        rtol=1e-4,
+        atol=1e-4,
+    )
+
+
+def test_adam_is_keras_adam_at_the_given_learning_rate():
+    head = models.head((1, 1, 8), units=4, dropout=0.0)
+    models.compile_for_training(head, 0.002, "adam")
+    assert isinstance(head.optimizer, keras.optimizers.Adam)
+    assert float(head.optimizer.learning_rate) == pytest.approx(0.002)

@@ -14,8 +14,8 @@ from tests.conftest import SMALL_TEST
 
 @pytest.fixture(scope="module")
 def test_set(pipeline):
-    with np.load(pipeline / "data/prepared/test.npz") as data:
-        return data["images"], data["labels"]
+    with np.load(pipeline / "data/prepared/images.npz") as data:
+        return data["x_test"], data["y_test"]
 
 
 @pytest.fixture(scope="module")

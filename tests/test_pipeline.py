@@ -3,16 +3,18 @@ the queue, a shared cache. Each test works in a temporary git repository on smal
 
 import io
 import json
-import time
+import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from tests.conftest import commit_all, copy_project, dvc, git, sha256, stage, stages_run, tree_digest
+from tests.conftest import commit_all, copy_project, dvc, git, run, sha256, stage, stages_run, tree_digest
 
 OUTPUTS = (
     "data/raw",
-    "data/prepared",
+    "data/prepared/images.npz",
+    "data/prepared/split.npz",
     "data/features",
     "data/models",
     "data/predictions",
@@ -42,10 +44,12 @@ def test_fetch_mnist_writes_real_mnist_with_the_same_bytes_every_time(tmp_path):
 
     result = stage(repo, "preprocess")
     assert result.returncode == 0, result.stderr
-    assert "preprocess: train 54000, val 6000, test 10000" in result.stdout
-    with np.load(repo / "data/prepared/val.npz") as val:
-        assert val["images"].shape == (6000, 28, 28)
-        assert val["images"].dtype == np.uint8
+    assert "preprocess: 60000 training images (54000 train, 6000 val), 10000 test" in result.stdout
+    with np.load(repo / "data/prepared/images.npz") as images:
+        assert images["x_train"].shape == (60000, 28, 28)
+        assert images["x_train"].dtype == np.uint8
+    with np.load(repo / "data/prepared/split.npz") as split:
+        assert (len(split["train"]), len(split["val"])) == (54000, 6000)
 
 
 def test_repro_runs_every_stage_and_then_has_nothing_to_do(pipeline):
@@ -94,23 +98,59 @@ def test_exp_show_and_metrics_diff_show_params_accuracies_and_weights(pipeline_c
     assert rows.loc["wide-head", "weights.name"] == "imagenet"
 
 
-def test_queued_experiments_run_two_at_a_time_on_the_cached_features(pipeline_copy):
-    names = {"queued-epochs": "epochs=2", "queued-units": "head.units=32", "queued-lr": "head.learning_rate=0.0005"}
-    for name, setting in names.items():
-        dvc(pipeline_copy, "exp", "run", "--queue", "-n", name, "-S", setting)
-    dvc(pipeline_copy, "queue", "start", "-j", "2")
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        status = dvc(pipeline_copy, "queue", "status")
-        if not any(word in status for word in ("Queued", "Running")):
-            break
-        time.sleep(5)
-    dvc(pipeline_copy, "queue", "stop", "--kill", check=False)
-    assert status.count("Success") == len(names), status
-    for name in names:
+def test_a_new_seed_is_a_new_split_and_never_runs_vgg16_again(pipeline_copy):
+    images, features = sha256(pipeline_copy / "data/prepared/images.npz"), tree_digest(pipeline_copy / "data/features")
+    split = sha256(pipeline_copy / "data/prepared/split.npz")
+    output = dvc(pipeline_copy, "exp", "run", "-S", "seed=7")
+    assert stages_run(output) == {"preprocess", "train_cnn", "train_head", "evaluate", "render_errors"}
+    assert "Stage 'extract_features' didn't change, skipping" in output
+    assert sha256(pipeline_copy / "data/prepared/images.npz") == images
+    assert tree_digest(pipeline_copy / "data/features") == features
+    assert sha256(pipeline_copy / "data/prepared/split.npz") != split
+
+
+def test_a_queued_seed_sweep_runs_two_at_a_time_and_extracts_features_zero_times(pipeline_copy):
+    result = run([sys.executable, "-m", "mnist_transfer.sweep", "--seeds", "range(0,3)"], pipeline_copy)
+    assert "sweep: 3 experiments queued" in result.stdout
+    assert "sweep: 3 of 3 done, 0 failed" in result.stdout
+    shown = pd.read_csv(io.StringIO(dvc(pipeline_copy, "exp", "show", "--csv")))
+    swept = shown[shown["Experiment"].notna()]
+    assert sorted(swept["seed"]) == [0, 1, 2]
+    for name in swept["Experiment"]:
         log = dvc(pipeline_copy, "queue", "logs", name)
         assert "Running stage 'extract_features'" not in log
         assert "Stage 'extract_features' didn't change, skipping" in log
+
+    # The summary the sweep printed, read again as CSV: one group, the three seeds.
+    summary = pd.read_csv(
+        io.StringIO(run([sys.executable, "-m", "mnist_transfer.summary", "--csv"], pipeline_copy).stdout)
+    )
+    assert len(summary) == 1
+    row = summary.iloc[0]
+    assert (row["n"], row["seeds"]) == (3, "0 1 2")
+    for figure in ("cnn.accuracy", "vgg16.accuracy", "disagreements"):
+        assert row[f"{figure} mean"] == pytest.approx(swept[figure].mean())
+        assert row[f"{figure} sd"] == pytest.approx(swept[figure].std(ddof=1))
+        assert row[f"{figure} min"] == pytest.approx(swept[figure].min())
+
+
+def test_a_sweep_dvc_rejects_is_one_line_and_queues_nothing(pipeline_copy):
+    before = outputs_digest(pipeline_copy)
+    result = run([sys.executable, "-m", "mnist_transfer.sweep", "--seeds", "range(0,"], pipeline_copy, check=False)
+    assert result.returncode == 2
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: dvc exp run rejected the sweep seed=range(0,"), lines
+    assert "Queued" not in dvc(pipeline_copy, "queue", "status")
+    assert outputs_digest(pipeline_copy) == before
+
+
+def test_a_summary_with_no_experiments_is_one_line(pipeline_copy):
+    result = run([sys.executable, "-m", "mnist_transfer.summary"], pipeline_copy, check=False)
+    assert result.returncode == 2
+    assert result.stdout.strip().splitlines() == [
+        "error: no finished experiments in this repository (0 unfinished or failed); run some first, "
+        "e.g. dvc exp run --queue -S 'seed=range(0,3)' && dvc queue start -j 2"
+    ]
 
 
 def test_a_teammate_pulls_the_shared_cache_and_has_nothing_to_run(pipeline_copy, tmp_path):

@@ -48,6 +48,10 @@ def boolean() -> Rule:
     return Rule("true or false", lambda v: isinstance(v, bool))
 
 
+def one_of(names: tuple[str, ...]) -> Rule:
+    return Rule(" or ".join(names), lambda v: isinstance(v, str) and v in names)
+
+
 def name_or_existing_path(names: tuple[str, ...], path_kind: str, *, folders: bool) -> Rule:
     exists = Path.exists if folders else Path.is_file
     return Rule(
@@ -69,12 +73,14 @@ SCHEMA: dict[str, Rule] = {
     "cnn.learning_rate": positive_number(),
     "cnn.augment": boolean(),
     "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "VGG16 no-top weights file", folders=False),
+    "backbone.preprocess": one_of(("caffe", "unit")),
     "backbone.input_size": whole_number(32),
     "backbone.batch_size": whole_number(1),
     "head.units": whole_number(1),
     "head.dropout": number_between(0, 1, low_open=False, high_open=True),
     "head.batch_size": whole_number(1),
     "head.learning_rate": positive_number(),
+    "head.optimizer": one_of(("rmsprop", "adam")),
     "render.grid_columns": whole_number(1),
 }
 

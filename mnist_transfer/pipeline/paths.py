@@ -5,20 +5,17 @@ from pathlib import Path
 RAW = Path("data/raw/mnist.npz")
 RAW_PROVENANCE = Path("data/raw/provenance.json")
 
-SPLITS = ("train", "val", "test")
-PREPARED = Path("data/prepared")
-
-
-def prepared(split: str) -> Path:
-    return PREPARED / f"{split}.npz"
-
+# Two outputs of preprocess: the images (and so their features) never change with the split.
+IMAGES = Path("data/prepared/images.npz")
+SPLIT = Path("data/prepared/split.npz")
 
 FEATURES = Path("data/features")
 FEATURES_WEIGHTS = FEATURES / "weights.json"
 
 
-def features(split: str) -> Path:
-    return FEATURES / f"{split}.npy"
+def features(part: str) -> Path:
+    """The features of the "train" or "test" images, one row per image, in image order."""
+    return FEATURES / f"{part}.npy"
 
 
 # The models compared, by name: the CNN, and VGG16, whose trained part is its head.

@@ -1,0 +1,44 @@
+"""The split of the training images into train and val (the kernel holds out 10 % for
+validation), and each split read back as digits or as the backbone's features."""
+
+import numpy as np
+
+from mnist_transfer import images
+from mnist_transfer.pipeline import paths
+from mnist_transfer.pipeline.errors import InputError
+
+NAMES = ("train", "val", "test")
+# What each model takes: the CNN reads digits, VGG16's head the backbone's features.
+MODEL_INPUTS = {"cnn": "images", "vgg16": "features"}
+
+
+def split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, val) into `labels`: disjoint, stratified, the same for the same seed."""
+    val_size = round(len(labels) * val_fraction)
+    if not 0 < val_size < len(labels):
+        raise InputError(
+            f"params.yaml: data.val_fraction {val_fraction} of {len(labels)} training images leaves "
+            f"{val_size} for validation and {len(labels) - val_size} for training; both must be at least 1"
+        )
+    val = images.stratified_sample(labels, val_size, np.random.default_rng(seed))
+    return np.setdiff1d(np.arange(len(labels)), val), val
+
+
+def rows(name: str) -> np.ndarray:
+    """The training images' indices in split `name`, "train" or "val"."""
+    with np.load(paths.SPLIT) as data:
+        return data[name]
+
+
+def load(name: str, inputs: str) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs, labels) of split `name`; `inputs` is "images" (uint8 digits) or "features"."""
+    part = "test" if name == "test" else "train"
+    if inputs == "features":
+        # Mapped, not read: a split takes only its own rows into memory.
+        x, y = np.load(paths.features(part), mmap_mode="r"), images.labels(part)
+    else:
+        x, y = images.read(part)
+    if name == "test":
+        return np.asarray(x), y
+    chosen = rows(name)
+    return x[chosen], y[chosen]

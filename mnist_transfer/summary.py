@@ -1,0 +1,101 @@
+"""A summary of the experiments in this repository: grouped by the params that differ
+between them other than `seed`, each group's n, mean, sd, min and max of both models' test
+accuracy and of their disagreements. One seed is one draw; a group of seeds is a figure.
+
+    python -m mnist_transfer.summary          # a table
+    python -m mnist_transfer.summary --csv    # the same as CSV
+"""
+
+import argparse
+import sys
+from collections.abc import Iterable
+
+import pandas as pd
+
+from mnist_transfer.pipeline import params
+from mnist_transfer.pipeline.errors import InputError, run_stage
+
+FIGURES = ("cnn.accuracy", "vgg16.accuracy", "disagreements")
+STATISTICS = ("mean", "sd", "min", "max")
+
+
+def finished(experiments: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The experiments that finished with metrics, each set of params once (the newest);
+    and how many were left out (queued, running, failed, or without metrics)."""
+    ran = experiments[experiments["typ"] != "baseline"]
+    done = ran[ran["State"].isna() | (ran["State"] == "Success")]
+    done = done.dropna(subset=list(FIGURES))
+    keys = [key for key in params.SCHEMA if key in done.columns]
+    return done.drop_duplicates(subset=keys, keep="first"), len(ran) - len(done)
+
+
+def varying(experiments: pd.DataFrame) -> list[str]:
+    """The params, `seed` aside, whose values differ between experiments."""
+    keys = [key for key in params.SCHEMA if key in experiments.columns and key != "seed"]
+    return [key for key in keys if experiments[key].astype(str).nunique() > 1]
+
+
+def summarize(experiments: pd.DataFrame) -> pd.DataFrame:
+    """One row per group of experiments that differ only in `seed`: its params, the seeds,
+    n, and mean, sd, min and max of each figure."""
+    groups = varying(experiments)
+    rows = []
+    grouped = experiments.groupby(groups, sort=True, dropna=False) if groups else [((), experiments)]
+    for values, group in grouped:
+        values = values if isinstance(values, tuple) else (values,)
+        row = dict(zip(groups, values, strict=True))
+        row["seeds"] = " ".join(str(int(s)) for s in sorted(group["seed"]))
+        row["n"] = len(group)
+        for figure in FIGURES:
+            column = group[figure].astype(float)
+            row[f"{figure} mean"] = column.mean()
+            row[f"{figure} sd"] = column.std(ddof=1)  # NaN for a group of one
+            row[f"{figure} min"] = column.min()
+            row[f"{figure} max"] = column.max()
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def as_text(summary: pd.DataFrame, left_out: int) -> str:
+    def shown(column: str, value) -> str:
+        if column.endswith(STATISTICS) and column.startswith(("cnn.", "vgg16.")):
+            return "-" if pd.isna(value) else f"{value:.2%}"
+        if column.startswith("disagreements "):
+            return "-" if pd.isna(value) else f"{value:.1f}"
+        return str(value)
+
+    table = pd.DataFrame({c: [shown(c, v) for v in summary[c]] for c in summary.columns})
+    text = table.to_string(index=False)
+    if left_out:
+        text += f"\n({left_out} unfinished or failed experiments left out)"
+    return text
+
+
+def experiments_table(rows: Iterable[dict]) -> pd.DataFrame:
+    table = pd.DataFrame(list(rows))
+    if table.empty or "typ" not in table.columns:
+        table = pd.DataFrame(columns=["typ", "State", *FIGURES])
+    for figure in FIGURES:
+        if figure not in table.columns:
+            table[figure] = float("nan")
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    args = parser.parse_args(argv)
+    import dvc.api
+
+    experiments, left_out = finished(experiments_table(dvc.api.exp_show()))
+    if experiments.empty:
+        raise InputError(
+            f"no finished experiments in this repository ({left_out} unfinished or failed); "
+            "run some first, e.g. dvc exp run --queue -S 'seed=range(0,3)' && dvc queue start -j 2"
+        )
+    summary = summarize(experiments)
+    print(summary.to_csv(index=False) if args.csv else as_text(summary, left_out), end="" if args.csv else "\n")
+
+
+if __name__ == "__main__":
+    run_stage(lambda: main(sys.argv[1:]))
