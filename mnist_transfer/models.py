@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from mnist_transfer import digits
@@ -37,10 +38,19 @@ def cnn(augment: bool) -> keras.Model:
     return keras.Model(raw, layers.Dense(CLASSES, activation="softmax")(x), name="cnn")
 
 
-def head(feature_shape: tuple[int, ...], units: int, dropout: float) -> keras.Model:
-    """The blog's head on the frozen backbone: Flatten -> Dense(relu) -> Dropout -> Out."""
+def head(
+    feature_shape: tuple[int, ...], units: int, dropout: float, normalize_on: np.ndarray | None = None
+) -> keras.Model:
+    """The blog's head on the frozen backbone: Flatten -> Dense(relu) -> Dropout -> Out;
+    with `normalize_on` (training features), a Normalization layer first, adapted per
+    channel on them and saved inside the model."""
     features = keras.Input(feature_shape, name="features")
-    x = layers.Flatten()(features)
+    x = features
+    if normalize_on is not None:
+        normalization = layers.Normalization(axis=-1, name="normalize_features")
+        normalization.adapt(normalize_on)
+        x = normalization(x)
+    x = layers.Flatten()(x)
     x = layers.Dense(units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")

@@ -57,17 +57,23 @@ def summarize(experiments: pd.DataFrame) -> pd.DataFrame:
 
 
 def as_text(summary: pd.DataFrame, left_out: int) -> str:
-    def shown(column: str, value) -> str:
-        if column.endswith(STATISTICS) and column.startswith(("cnn.", "vgg16.")):
-            return "-" if pd.isna(value) else f"{value:.2%}"
-        if column.startswith("disagreements "):
-            return "-" if pd.isna(value) else f"{value:.1f}"
-        return str(value)
-
-    table = pd.DataFrame({c: [shown(c, v) for v in summary[c]] for c in summary.columns})
-    text = table.to_string(index=False)
+    """A block per group: its params, n and seeds, then a line per figure."""
+    params_shown = [c for c in summary.columns if c not in ("seeds", "n") and " " not in c]
+    blocks = []
+    for _, group in summary.iterrows():
+        settings = ", ".join(f"{key}={group[key]}" for key in params_shown) or "all experiments"
+        lines = [
+            f"{settings}: n={group['n']}, seeds {group['seeds']}",
+            f"  {'':<16}" + "".join(f"{s:>9}" for s in STATISTICS),
+        ]
+        for figure in FIGURES:
+            values = [group[f"{figure} {s}"] for s in STATISTICS]
+            shown = [("-" if pd.isna(v) else f"{v:.2%}" if figure.endswith("accuracy") else f"{v:.1f}") for v in values]
+            lines.append(f"  {figure:<16}" + "".join(f"{v:>9}" for v in shown))
+        blocks.append("\n".join(lines))
+    text = "\n\n".join(blocks)
     if left_out:
-        text += f"\n({left_out} unfinished or failed experiments left out)"
+        text += f"\n\n({left_out} unfinished or failed experiments left out)"
     return text
 
 

@@ -10,6 +10,7 @@ belong to the images, not to the split, so no experiment of a sweep runs VGG16 a
 import argparse
 import subprocess
 import sys
+import tempfile
 import time
 
 from mnist_transfer import summary
@@ -19,11 +20,16 @@ POLL_S = 10
 
 
 def dvc(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dvc", *args], capture_output=True, text=True, check=False)
+    """A dvc command's exit status and output. Its output goes through a file, not a pipe:
+    `dvc queue start` leaves workers behind that would hold a pipe open until the queue is done."""
+    with tempfile.TemporaryFile("w+") as output:
+        result = subprocess.run([sys.executable, "-m", "dvc", *args], stdout=output, stderr=output, check=False)
+        output.seek(0)
+        return subprocess.CompletedProcess(result.args, result.returncode, output.read(), "")
 
 
 def dvc_error(result: subprocess.CompletedProcess) -> str:
-    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("ERROR")]
     return (errors or lines or [f"exit status {result.returncode}"])[-1].removeprefix("ERROR: ")
 

@@ -13,11 +13,13 @@ def main() -> None:
     determinism.make_deterministic(p["seed"])
     train, val = splits.load("train", "features"), splits.load("val", "features")
     head = p["head"]
+    normalize_on = train[0] if head["normalize"] else None
+    epochs = head["epochs"] or p["epochs"]  # null: as many as the CNN
     training.train(
-        models.head(train[0].shape[1:], head["units"], head["dropout"]),
+        models.head(train[0].shape[1:], head["units"], head["dropout"], normalize_on),
         train,
         val,
-        training.Recipe(p["epochs"], head["batch_size"], head["learning_rate"], head["optimizer"]),
+        training.Recipe(epochs, head["batch_size"], head["learning_rate"], head["optimizer"]),
         model_path=paths.MODELS["vgg16"],
         curves=paths.CURVES["vgg16"],
     )

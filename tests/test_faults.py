@@ -77,6 +77,17 @@ PARAM_CASES = [
         "params.yaml: backbone.batch_size must be a whole number >= 1, got 0",
     ),
     ("train_head", {"head.optimizer": "sgd"}, "params.yaml: head.optimizer must be rmsprop or adam, got 'sgd'"),
+    ("train_head", {"head.normalize": "yes"}, "params.yaml: head.normalize must be true or false, got 'yes'"),
+    (
+        "train_head",
+        {"head.epochs": 0},
+        "params.yaml: head.epochs must be null (as many as epochs) or a whole number >= 1, got 0",
+    ),
+    (
+        "extract_features",
+        {"backbone.layer": "block2_pool"},
+        "params.yaml: backbone.layer must be block5_pool or block4_pool or block3_pool, got 'block2_pool'",
+    ),
     (
         "extract_features",
         {"backbone.preprocess": "torch"},

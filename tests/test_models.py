@@ -127,3 +127,35 @@ def test_adam_is_keras_adam_at_the_given_learning_rate():
     models.compile_for_training(head, 0.002, "adam")
     assert isinstance(head.optimizer, keras.optimizers.Adam)
     assert float(head.optimizer.learning_rate) == pytest.approx(0.002)
+
+
+@pytest.mark.parametrize(
+    ("layer", "shape"), [("block5_pool", (1, 1, 512)), ("block4_pool", (2, 2, 512)), ("block3_pool", (4, 4, 256))]
+)
+def test_the_features_shape_follows_the_layer(layer, shape, digits):
+    conv_base, _ = vgg16_weights.conv_base("imagenet", 32)
+    extractor = backbone.feature_extractor(conv_base, "caffe", layer)
+    assert extractor.output_shape[1:] == shape
+    assert extractor.predict(digits, verbose=0).shape == (len(digits), *shape)
+
+
+def test_extraction_streams_to_disk_as_predict_would(imagenet_base_48, digits, tmp_path):
+    conv_base, _ = imagenet_base_48
+    extractor = backbone.feature_extractor(conv_base)
+    shape = backbone.extract(extractor, digits, 3, tmp_path / "features.npy")  # 3 batches, the last short
+    written = np.load(tmp_path / "features.npy")
+    assert shape == (1, 1, 512) and written.shape == (8, 1, 1, 512)
+    assert written.dtype == backbone.FEATURE_DTYPE
+    np.testing.assert_allclose(written, extractor.predict(digits, verbose=0), rtol=1e-5, atol=1e-5)
+
+
+def test_a_normalised_head_saves_its_normalisation_and_predicts_the_same_after_loading(tmp_path):
+    rng = np.random.default_rng(0)
+    features = (rng.standard_normal((64, 2, 2, 8)) * 5 + 3).astype("float32")
+    keras.utils.set_random_seed(0)
+    head = models.head(features.shape[1:], units=16, dropout=0.4, normalize_on=features)
+    normalization = head.get_layer("normalize_features")
+    np.testing.assert_allclose(np.ravel(normalization.mean), features.mean(axis=(0, 1, 2)), rtol=1e-4)
+    models.save(head, tmp_path / "head.keras")
+    loaded = models.load(tmp_path / "head.keras")
+    np.testing.assert_array_equal(loaded.predict(features, verbose=0), head.predict(features, verbose=0))

@@ -136,7 +136,7 @@ def test_a_section_that_is_not_a_mapping_is_named(defaults):
     defaults["head"] = 512
     with pytest.raises(
         InputError,
-        match=r"^params.yaml: head must be a mapping of units, dropout, batch_size, learning_rate, optimizer, got 512$",
+        match=r"^params.yaml: head must be a mapping of units, dropout, batch_size, learning_rate, optimizer, normalize, epochs, got 512$",
     ):
         params.check(defaults, ["epochs"])
 

@@ -98,6 +98,27 @@ def test_exp_show_and_metrics_diff_show_params_accuracies_and_weights(pipeline_c
     assert rows.loc["wide-head", "weights.name"] == "imagenet"
 
 
+def test_head_epochs_retrain_the_head_alone(pipeline_copy):
+    output = dvc(pipeline_copy, "exp", "run", "-S", "head.epochs=2")
+    assert stages_run(output) == {"train_head", "evaluate", "render_errors"}
+    curve = pd.read_csv(pipeline_copy / "metrics/train_head/plots/metrics/eval/accuracy.tsv", sep="\t")
+    assert curve["step"].tolist() == [0, 1]
+
+
+def test_another_layer_reruns_extraction_and_switching_back_restores_it_from_the_run_cache(pipeline_copy):
+    block5 = tree_digest(pipeline_copy / "data/features")
+    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.layer=block4_pool")
+    assert "extract_features" in stages_run(output)
+    assert np.load(pipeline_copy / "data/features/test.npy").shape[1:] == (2, 2, 512)
+    record = json.loads((pipeline_copy / "metrics/evaluate.json").read_text())["weights"]
+    assert record["layer"] == "block4_pool"
+
+    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.layer=block5_pool")
+    assert "extract_features" not in stages_run(output)
+    assert "Stage 'extract_features' is cached - skipping run, checking out outputs" in output
+    assert tree_digest(pipeline_copy / "data/features") == block5
+
+
 def test_a_new_seed_is_a_new_split_and_never_runs_vgg16_again(pipeline_copy):
     images, features = sha256(pipeline_copy / "data/prepared/images.npz"), tree_digest(pipeline_copy / "data/features")
     split = sha256(pipeline_copy / "data/prepared/split.npz")

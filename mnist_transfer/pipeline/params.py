@@ -73,6 +73,7 @@ SCHEMA: dict[str, Rule] = {
     "cnn.learning_rate": positive_number(),
     "cnn.augment": boolean(),
     "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "VGG16 no-top weights file", folders=False),
+    "backbone.layer": one_of(("block5_pool", "block4_pool", "block3_pool")),
     "backbone.preprocess": one_of(("caffe", "unit")),
     "backbone.input_size": whole_number(32),
     "backbone.batch_size": whole_number(1),
@@ -81,6 +82,10 @@ SCHEMA: dict[str, Rule] = {
     "head.batch_size": whole_number(1),
     "head.learning_rate": positive_number(),
     "head.optimizer": one_of(("rmsprop", "adam")),
+    "head.normalize": boolean(),
+    "head.epochs": Rule(
+        "null (as many as epochs) or a whole number >= 1", lambda v: v is None or whole_number(1).accepts(v)
+    ),
     "render.grid_columns": whole_number(1),
 }
 
