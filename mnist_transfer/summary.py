@@ -2,8 +2,9 @@
 between them other than `seed`, each group's n, mean, sd, min and max of both models' test
 accuracy and of their disagreements. One seed is one draw; a group of seeds is a figure.
 
-    python -m mnist_transfer.summary          # a table
-    python -m mnist_transfer.summary --csv    # the same as CSV
+    python -m mnist_transfer.summary                # the experiments on HEAD, as `dvc exp show`
+    python -m mnist_transfer.summary -n 3 --csv     # those on the last 3 commits, as CSV
+    python -m mnist_transfer.summary --rev main~2   # those on another commit
 """
 
 import argparse
@@ -90,10 +91,18 @@ def experiments_table(rows: Iterable[dict]) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+    parser.add_argument("--rev", help="the commit whose experiments to read (default HEAD)")
+    parser.add_argument("-n", "--num", type=int, default=1, help="read the last NUM commits' experiments (-1: all)")
     args = parser.parse_args(argv)
     import dvc.api
+    from dvc.exceptions import DvcException
+    from dvc.scm import SCMError
 
-    experiments, left_out = finished(experiments_table(dvc.api.exp_show()))
+    try:
+        rows = dvc.api.exp_show(revs=args.rev, num=args.num)
+    except (DvcException, SCMError) as error:
+        raise InputError(f"dvc exp show --rev {args.rev or 'HEAD'}: {error}") from None
+    experiments, left_out = finished(experiments_table(rows))
     if experiments.empty:
         raise InputError(
             f"no finished experiments in this repository ({left_out} unfinished or failed); "
