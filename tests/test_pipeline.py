@@ -172,6 +172,9 @@ def test_a_summary_with_no_experiments_is_one_line(pipeline_copy):
         "error: no finished experiments in this repository (0 unfinished or failed); run some first, "
         "e.g. dvc exp run --queue -S 'seed=range(0,3)' && dvc queue start -j 2"
     ]
+    result = run([sys.executable, "-m", "mnist_transfer.summary", "--rev", "nosuch"], pipeline_copy, check=False)
+    assert result.returncode == 2
+    assert result.stdout.strip().splitlines() == ["error: dvc exp show --rev nosuch: unknown Git revision 'nosuch'"]
 
 
 def test_a_teammate_pulls_the_shared_cache_and_has_nothing_to_run(pipeline_copy, tmp_path):
