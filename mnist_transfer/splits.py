@@ -7,7 +7,6 @@ from mnist_transfer import images
 from mnist_transfer.pipeline import paths
 from mnist_transfer.pipeline.errors import InputError
 
-NAMES = ("train", "val", "test")
 # What each model takes: the CNN reads digits, VGG16's head the backbone's features.
 MODEL_INPUTS = {"cnn": "images", "vgg16": "features"}
 
