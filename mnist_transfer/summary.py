@@ -57,12 +57,17 @@ def summarize(experiments: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def shown_param(value) -> str:
+    """A param as params.yaml spells it: exp_show gives whole numbers as floats."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def as_text(summary: pd.DataFrame, left_out: int) -> str:
     """A block per group: its params, n and seeds, then a line per figure."""
     params_shown = [c for c in summary.columns if c not in ("seeds", "n") and " " not in c]
     blocks = []
     for _, group in summary.iterrows():
-        settings = ", ".join(f"{key}={group[key]}" for key in params_shown) or "all experiments"
+        settings = ", ".join(f"{key}={shown_param(group[key])}" for key in params_shown) or "all experiments"
         lines = [
             f"{settings}: n={group['n']}, seeds {group['seeds']}",
             f"  {'':<16}" + "".join(f"{s:>9}" for s in STATISTICS),

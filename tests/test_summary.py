@@ -81,3 +81,10 @@ def test_one_group_when_only_the_seed_differs():
     text = summary.as_text(table, left_out=1)
     assert "80.00%" in text and "14.14%" in text
     assert text.endswith("(1 unfinished or failed experiments left out)")
+
+
+def test_whole_number_params_read_as_params_yaml_spells_them():
+    rows = [experiment(0, 0.9, 0.8, 10, epochs=1.0), experiment(0, 0.9, 0.8, 10, epochs=3.0)]
+    done, _ = summary.finished(summary.experiments_table(rows))
+    text = summary.as_text(summary.summarize(done), left_out=0)
+    assert "epochs=1: n=1, seeds 0" in text and "epochs=3: n=1, seeds 0" in text
