@@ -26,7 +26,7 @@ NOISE_SDS = 3
 CROP_LEVEL = 0.4
 # What of the ink's surroundings is kept around the box, in new pixels: as much as the field
 # has around a box of BOX.
-MARGIN = (28 - BOX) // 2
+MARGIN = (digits.SHAPE[0] - BOX) // 2
 
 
 def grey(image: Image.Image) -> np.ndarray:
