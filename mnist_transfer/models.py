@@ -56,6 +56,13 @@ def head(
     return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
 
 
+def vgg16(extractor: keras.Model, head: keras.Model) -> keras.Model:
+    """VGG16 as one classifier, as the CNN is: raw digits -> the frozen backbone up to its
+    layer (`backbone.feature_extractor`) -> the trained head -> ten probabilities."""
+    raw = digits.digits_input()
+    return keras.Model(raw, head(extractor(raw)), name="vgg16_classifier")
+
+
 OPTIMIZERS = {
     # The kernel's.
     "rmsprop": lambda learning_rate: keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9, epsilon=1e-8),

@@ -53,6 +53,17 @@ def offline_environment(tmp_path_factory):
     os.environ.update(saved)
 
 
+def system_file(path: Path, package: str) -> Path:
+    """A file that a Debian package installs (`.ci/run` installs it where missing): a test
+    that needs it is skipped without it, except in CI, where it fails."""
+    if not path.exists():
+        message = f"{path} is missing; apt-get install {package}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
 def run(args: list[str], cwd: Path, *, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     """A command in `cwd`, its stdout and stderr captured together."""
     result = subprocess.run(

@@ -115,6 +115,11 @@ PARAM_CASES = [
         {"backbone.weights": "weights/missing.h5"},
         "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'weights/missing.h5'",
     ),
+    (
+        "train_head",
+        {"backbone.layer": "block4_pool"},
+        "data/features/weights.json: the features were made with backbone.layer 'block5_pool', params.yaml now says 'block4_pool'; run dvc repro (or python -m stages.extract_features) first",
+    ),
 ]
 
 
@@ -244,7 +249,7 @@ def test_a_bad_file_fails_its_stage_in_one_line(repo, stage_name, key, make_file
 
 
 def test_saved_models_load_with_keras_safe_mode_on(pipeline):
-    for name in ("cnn", "head"):
+    for name in ("cnn", "head", "vgg16"):
         model = keras.models.load_model(pipeline / f"data/models/{name}.keras", safe_mode=True)
         assert model.output_shape == (None, 10)
 

@@ -55,7 +55,10 @@ def test_every_key_in_params_yaml_is_declared_by_some_stage(defaults, dvc_stages
 def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):
     monkeypatch.chdir(ROOT)
     assert params.load("fetch_mnist") == {"data": {"source": "mnist"}}
-    assert set(params.load("train_head")) == {"seed", "epochs", "head"}
+    train_head = params.load("train_head")
+    assert set(train_head) == {"seed", "epochs", "head", "backbone"}
+    # What builds VGG16 whole around the head; never backbone.batch_size, which only paces extraction.
+    assert set(train_head["backbone"]) == {"weights", "layer", "preprocess", "input_size"}
     assert set(params.load("extract_features")) == {"backbone"}
 
 

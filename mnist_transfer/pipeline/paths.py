@@ -20,6 +20,9 @@ def features(part: str) -> Path:
 
 # The models compared, by name: the CNN, and VGG16, whose trained part is its head.
 MODELS = {"cnn": Path("data/models/cnn.keras"), "vgg16": Path("data/models/head.keras")}
+# Each model whole, as a user takes it: raw 28x28 uint8 digits in, ten probabilities out.
+# VGG16's is its frozen backbone, at `backbone.layer`, with the head on it.
+CLASSIFIERS = {"cnn": MODELS["cnn"], "vgg16": Path("data/models/vgg16.keras")}
 CURVES = {"cnn": Path("metrics/train_cnn"), "vgg16": Path("metrics/train_head")}
 
 PREDICTIONS = Path("data/predictions")

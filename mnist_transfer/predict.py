@@ -1,0 +1,201 @@
+"""Your own digits through both models: image files (PNG, JPEG, BMP, ...: any size, dark
+ink on light paper or light on dark, colour or grey, one digit each), folders of them, or
+Kaggle "Digit Recognizer" CSVs (pixel0 to pixel783, with or without label), each model's
+label and probability for each, as CSV.
+
+    python -m mnist_transfer.predict my_digits/*.png           # CSV on stdout
+    python -m mnist_transfer.predict my_digits/ -o predictions.csv
+    python -m mnist_transfer.predict test.csv --kaggle cnn -o submission.csv
+
+Every image is framed as MNIST framed its digits first (mnist_transfer.framing); a Kaggle
+row is framed already and goes in as it is. An input that cannot be read is one line on
+stderr naming it (and its row); the others are still predicted; the exit status is then 2.
+"""
+
+import argparse
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from mnist_transfer import digits, framing
+from mnist_transfer.pipeline import atomic, paths
+from mnist_transfer.pipeline.errors import InputError, run_stage
+
+PIXELS = [f"pixel{i}" for i in range(digits.SHAPE[0] * digits.SHAPE[1])]
+KAGGLE_COLUMNS = (PIXELS, ["label", *PIXELS])
+PREDICT_BATCH = 256
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input: an image file, or one row (from 1) of a Kaggle CSV; its digit, framed,
+    or what was wrong with it."""
+
+    file: str
+    row: int | None = None
+    digit: np.ndarray | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.file if self.row is None else f"{self.file} row {self.row}"
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The digit in the image at `path`, framed as MNIST's are; an InputError saying why not."""
+    with warnings.catch_warnings():
+        # Pillow only warns between its limit and twice it; both are refused here.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                image.load()
+                return framing.frame_image(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise InputError(f"over Pillow's decompression-bomb limit: {error}") from None
+        except UnidentifiedImageError:
+            if path.stat().st_size == 0:
+                raise InputError("empty file, not an image") from None
+            raise InputError("not an image Pillow can read (PNG, JPEG, BMP, ...) nor a .csv") from None
+        # Pillow's plugins report a truncated or damaged file in these, each its own way.
+        except (OSError, ValueError, EOFError, SyntaxError) as error:
+            raise InputError(f"truncated or damaged image ({error})") from None
+
+
+def describe_columns(columns: list[str]) -> str:
+    if len(columns) not in (len(PIXELS), len(PIXELS) + 1):
+        shown = ", ".join(columns[:3]) + (", ..." if len(columns) > 3 else "")
+        return f"found {len(columns)} columns ({shown})"
+    wanted = KAGGLE_COLUMNS[len(columns) - len(PIXELS)]
+    found, expected = next((f, w) for f, w in zip(columns, wanted, strict=True) if f != w)
+    return f"found {found!r} where {expected!r} should be"
+
+
+def read_kaggle_csv(path: Path) -> list[Item]:
+    """Every row of a Kaggle digits CSV: its digit as it is, or what is wrong with it. A
+    file that is no such CSV at all is an InputError, saying why."""
+    try:
+        # Only an empty cell is missing; "NA" and the like are text, and wrong.
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise InputError("empty, not a Kaggle digits CSV") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"not a readable CSV ({str(error).strip().splitlines()[0]})") from None
+    columns = [str(c) for c in table.columns]
+    if columns not in KAGGLE_COLUMNS:
+        raise InputError(
+            "not a Kaggle digits CSV: the columns must be pixel0 to pixel783, with or without label first; "
+            + describe_columns(columns)
+        )
+    found = table[PIXELS]
+    values = found.apply(pd.to_numeric, errors="coerce")  # a column with any text in it is all text
+    bad = (values.isna() | (values < 0) | (values > 255) | (values % 1 != 0)).to_numpy()
+    pixels = np.where(bad, 0, values.to_numpy(dtype=np.float64, na_value=0)).astype(np.uint8)
+    items = []
+    for i in range(len(table)):
+        if bad[i].any():
+            column = int(np.argmax(bad[i]))
+            value = found.iat[i, column]
+            what = "empty" if pd.isna(value) else f"{str(value)!r}, not a whole number 0-255"
+            items.append(Item(str(path), i + 1, error=f"{PIXELS[column]} is {what}"))
+        else:
+            items.append(Item(str(path), i + 1, digit=pixels[i].reshape(digits.SHAPE)))
+    return items
+
+
+def read_inputs(names: list[str]) -> list[Item]:
+    """Every input named, in order: a folder stands for its files, a .csv for its rows."""
+    items = []
+    for name in names:
+        path = Path(name)
+        files = [path]
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+        for file in files:
+            try:
+                if not file.is_file():
+                    raise InputError("not found")
+                if file.suffix.lower() == ".csv":
+                    items += read_kaggle_csv(file)
+                else:
+                    items.append(Item(str(file), digit=read_image(file)))
+            except InputError as error:
+                items.append(Item(str(file), error=str(error)))
+    return items
+
+
+def load_models(folder: Path, names: list[str]) -> dict:
+    """The whole classifiers named, from `folder`; TensorFlow loads only now."""
+    from mnist_transfer import models
+
+    loaded = {}
+    for name in names:
+        path = folder / paths.CLASSIFIERS[name].name
+        if not path.is_file():
+            raise InputError(f"{path}: not found; run dvc repro (or dvc pull) first, or name the folder with --models")
+        loaded[name] = models.load(path)
+    return loaded
+
+
+def predictions_table(items: list[Item], probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per digit read: its file and row, and each model's label and probability."""
+    read = [item for item in items if item.error is None]
+    table = pd.DataFrame({"file": [i.file for i in read], "row": pd.array([i.row for i in read], dtype="Int64")})
+    for name, p in probabilities.items():
+        table[name] = p.argmax(axis=1)
+        table[f"{name}_probability"] = p.max(axis=1).round(4)
+    return table
+
+
+def kaggle_table(items: list[Item], probabilities: np.ndarray) -> pd.DataFrame:
+    """Kaggle's submission format: ImageId (each input's place among all inputs, from 1,
+    so an input that failed leaves its number out) and Label."""
+    image_ids = [n for n, item in enumerate(items, start=1) if item.error is None]
+    return pd.DataFrame({"ImageId": image_ids, "Label": probabilities.argmax(axis=1)})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_transfer.predict", description=__doc__.splitlines()[0].rstrip(":")
+    )
+    parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
+    parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
+    parser.add_argument("--kaggle", choices=list(paths.CLASSIFIERS), help="write ImageId,Label of this model only")
+    parser.add_argument(
+        "--models", type=Path, default=paths.CLASSIFIERS["cnn"].parent, help="folder of cnn.keras and vgg16.keras"
+    )
+    args = parser.parse_args(argv)
+
+    items = read_inputs(args.inputs)
+    failed = [item for item in items if item.error is not None]
+    for item in failed:
+        print(f"error: {item.name}: {item.error}", file=sys.stderr)
+    read = [item.digit for item in items if item.error is None]
+    if read:
+        names = [args.kaggle] if args.kaggle else list(paths.CLASSIFIERS)
+        batch = np.stack(read)
+        probabilities = {
+            name: model.predict(batch, batch_size=PREDICT_BATCH, verbose=0)
+            for name, model in load_models(args.models, names).items()
+        }
+        if args.kaggle:
+            table = kaggle_table(items, probabilities[args.kaggle])
+        else:
+            table = predictions_table(items, probabilities)
+        text = table.to_csv(index=False)
+        if args.output:
+            atomic.write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+    if failed:
+        print(f"predict: {len(read)} of {len(items)} inputs predicted, {len(failed)} failed", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    run_stage(lambda: sys.exit(main(sys.argv[1:])))
