@@ -3,7 +3,7 @@ run the queue two at a time, wait, then print the summary of every experiment.
 
     python -m mnist_transfer.sweep --seeds 'range(0,10)' -S head.optimizer=adam
 
-`--seeds` takes DVC's sweep syntax: `range(0,10)`, `[0,3,7]`. The backbone's features
+`--seeds` takes DVC's sweep syntax: `range(0,10)`, `choice(0,3,7)`. The backbone's features
 belong to the images, not to the split, so no experiment of a sweep runs VGG16 again.
 """
 
