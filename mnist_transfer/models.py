@@ -1,10 +1,13 @@
 """Every model the pipeline builds, in one place, each taking what the stage before it
 writes: raw uint8 28x28 digits, or the backbone's features."""
 
+from __future__ import annotations
+
 import json
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -12,6 +15,9 @@ from keras import layers
 
 from mnist_transfer import digits
 from mnist_transfer.pipeline import atomic
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 CLASSES = 10
 
@@ -39,11 +45,14 @@ def cnn(augment: bool) -> keras.Model:
 
 
 def head(
-    feature_shape: tuple[int, ...], units: int, dropout: float, normalize_on: np.ndarray | None = None
+    feature_shape: tuple[int, ...],
+    units: int,
+    dropout: float,
+    normalize_on: np.ndarray | tf.data.Dataset | None = None,
 ) -> keras.Model:
     """The blog's head on the frozen backbone: Flatten -> Dense(relu) -> Dropout -> Out;
-    with `normalize_on` (training features), a Normalization layer first, adapted per
-    channel on them and saved inside the model."""
+    with `normalize_on` (training features, as an array or in batches), a Normalization
+    layer first, adapted per channel on them and saved inside the model."""
     features = keras.Input(feature_shape, name="features")
     x = features
     if normalize_on is not None:

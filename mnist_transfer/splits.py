@@ -29,15 +29,32 @@ def rows(name: str) -> np.ndarray:
         return data[name]
 
 
-def load(name: str, inputs: str) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs, labels) of split `name`; `inputs` is "images" (uint8 digits) or "features"."""
+class Rows:
+    """Some rows of an array, taken only when asked for: the rows of a memory-mapped file
+    stay on disk until a batch of them is read."""
+
+    def __init__(self, array: np.ndarray, index: np.ndarray) -> None:
+        self.array, self.index = array, index
+        self.shape = (len(index), *array.shape[1:])
+        self.dtype = array.dtype
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows: np.ndarray) -> np.ndarray:
+        return self.array[self.index[rows]]
+
+
+def load(name: str, inputs: str) -> tuple[np.ndarray | Rows, np.ndarray]:
+    """(inputs, labels) of split `name`; `inputs` is "images" (uint8 digits) or "features"
+    (float32, whatever they are stored as). Train and val rows are read batch by batch."""
     part = "test" if name == "test" else "train"
     if inputs == "features":
-        # Mapped, not read: a split takes only its own rows into memory.
+        # Mapped, not read: the features of 70,000 images may not fit in memory.
         x, y = np.load(paths.features(part), mmap_mode="r"), images.labels(part)
     else:
         x, y = images.read(part)
     if name == "test":
-        return np.asarray(x), y
+        return np.asarray(x, dtype="float32" if inputs == "features" else x.dtype), y
     chosen = rows(name)
-    return x[chosen], y[chosen]
+    return Rows(x, chosen), y[chosen]

@@ -12,14 +12,33 @@ from dvclive.keras import DVCLiveCallback
 
 from mnist_transfer import models
 from mnist_transfer.pipeline import atomic
+from mnist_transfer.splits import Rows
+
+Inputs = np.ndarray | Rows
 
 
-def batches(inputs: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
-    """(inputs, labels) in batches; shuffled anew each epoch, in an order fixed by the seed."""
-    dataset = tf.data.Dataset.from_tensor_slices((inputs, labels))
+def batches(inputs: Inputs, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
+    """(inputs, labels) in batches; shuffled anew each epoch, in an order fixed by the seed.
+    Each batch's rows are read only when it is needed, so that memory holds a few batches
+    rather than a copy of `inputs`; floats arrive as float32, whatever they are stored as."""
+    dtype = np.dtype("float32") if np.issubdtype(inputs.dtype, np.floating) else inputs.dtype
+
+    def take(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(inputs[rows], dtype=dtype), labels[rows]
+
+    def read(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = tf.numpy_function(take, [rows], (tf.as_dtype(dtype), tf.as_dtype(labels.dtype)), stateful=False)
+        return tf.ensure_shape(x, (None, *inputs.shape[1:])), tf.ensure_shape(y, (None,))
+
+    order = tf.data.Dataset.range(len(inputs))
     if shuffle:
-        dataset = dataset.shuffle(len(inputs), reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+        order = order.shuffle(len(inputs), reshuffle_each_iteration=True)
+    return order.batch(batch_size).map(read).prefetch(tf.data.AUTOTUNE)
+
+
+def inputs_only(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The inputs of (inputs, labels) batches: what a Normalization layer adapts on."""
+    return dataset.map(lambda x, _: x)
 
 
 @dataclass(frozen=True)
@@ -34,8 +53,8 @@ class Recipe:
 
 def fit(
     model: keras.Model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    train: tuple[Inputs, np.ndarray],
+    val: tuple[Inputs, np.ndarray],
     recipe: Recipe,
     *,
     callbacks: tuple[keras.callbacks.Callback, ...] = (),
@@ -57,8 +76,8 @@ def fit(
 
 def train(
     model: keras.Model,
-    train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    train: tuple[Inputs, np.ndarray],
+    val: tuple[Inputs, np.ndarray],
     recipe: Recipe,
     *,
     model_path: Path,

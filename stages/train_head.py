@@ -9,7 +9,8 @@ from mnist_transfer.pipeline import params, paths
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 # What the features record of how they were made, and the params that must still say so.
-FEATURES_MADE_WITH = ("weights", "layer", "input_size", "preprocess")
+FEATURES_MADE_WITH = ("weights", "layer", "input_size", "preprocess", "precision")
+ADAPT_BATCH = 1024  # rows per step while the Normalization layer learns the features' statistics
 
 
 def check_features_match(settings: dict, record: dict) -> None:
@@ -44,7 +45,10 @@ def main() -> None:
     determinism.make_deterministic(p["seed"])
     train, val = splits.load("train", "features"), splits.load("val", "features")
     head = p["head"]
-    normalize_on = train[0] if head["normalize"] else None
+    # Adapted batch by batch, as training reads them: the features never sit whole in memory.
+    normalize_on = None
+    if head["normalize"]:
+        normalize_on = training.inputs_only(training.batches(*train, ADAPT_BATCH, shuffle=False))
     epochs = head["epochs"] or p["epochs"]  # null: as many as the CNN
     head_model = models.head(train[0].shape[1:], head["units"], head["dropout"], normalize_on)
     training.train(
@@ -55,7 +59,7 @@ def main() -> None:
         model_path=paths.MODELS["vgg16"],
         curves=paths.CURVES["vgg16"],
     )
-    extractor = backbone.feature_extractor(conv_base, settings["preprocess"], settings["layer"])
+    extractor = backbone.feature_extractor(conv_base, settings["preprocess"], settings["layer"], settings["precision"])
     models.save(models.vgg16(extractor, head_model), paths.CLASSIFIERS["vgg16"])
     print(f"train_head: VGG16 whole, backbone to {settings['layer']} and the head, saved {paths.CLASSIFIERS['vgg16']}")
 
