@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_transfer import backbone, models
+from mnist_transfer import backbone, cpu, models, splits, training
 from mnist_transfer.pipeline import params
+from mnist_transfer.pipeline.errors import InputError
 from mnist_transfer.sources import vgg16_weights
 
 
@@ -139,14 +140,80 @@ def test_the_features_shape_follows_the_layer(layer, shape, digits):
     assert extractor.predict(digits, verbose=0).shape == (len(digits), *shape)
 
 
-def test_extraction_streams_to_disk_as_predict_would(imagenet_base_48, digits, tmp_path):
+@pytest.mark.parametrize("dtype", backbone.FEATURE_DTYPES)
+def test_extraction_streams_to_disk_as_predict_would(imagenet_base_48, digits, tmp_path, dtype):
     conv_base, _ = imagenet_base_48
     extractor = backbone.feature_extractor(conv_base)
-    shape = backbone.extract(extractor, digits, 3, tmp_path / "features.npy")  # 3 batches, the last short
+    shape = backbone.extract(extractor, digits, 3, tmp_path / "features.npy", dtype)  # 3 batches, the last short
     written = np.load(tmp_path / "features.npy")
     assert shape == (1, 1, 512) and written.shape == (8, 1, 1, 512)
-    assert written.dtype == backbone.FEATURE_DTYPE
-    np.testing.assert_allclose(written, extractor.predict(digits, verbose=0), rtol=1e-5, atol=1e-5)
+    assert written.dtype == dtype
+    expected = extractor.predict(digits, verbose=0)
+    # float16 keeps 11 significant bits: a relative rounding of at most 2**-11.
+    np.testing.assert_allclose(written, expected, rtol=1e-5 if dtype == "float32" else 2**-11, atol=1e-5)
+
+
+def test_features_beyond_float16_stop_the_extraction_in_one_line(imagenet_base_48, digits, tmp_path):
+    conv_base, _ = imagenet_base_48
+    features = backbone.feature_extractor(conv_base)
+    amplified = keras.Model(features.input, keras.layers.Rescaling(1e6)(features.output))
+    with pytest.raises(
+        InputError,
+        match=r"^backbone.feature_dtype float16: a feature of images 0-7 is \d+, beyond float16's 65504; use float32$",
+    ):
+        backbone.extract(amplified, digits, 8, tmp_path / "features.npy", "float16")
+
+
+@pytest.mark.skipif(
+    not cpu.flags() & set(backbone.BFLOAT16_FLAGS), reason="this CPU computes no bfloat16 (avx512_bf16 or amx_bf16)"
+)
+def test_bfloat16_features_are_float32_features_to_bfloat16_rounding(imagenet_base_48, digits):
+    conv_base, _ = imagenet_base_48
+    backbone.check_precision("bfloat16")
+    float32 = backbone.feature_extractor(conv_base).predict(digits, verbose=0)
+    bfloat16 = backbone.feature_extractor(conv_base, precision="bfloat16")
+    assert bfloat16.output.dtype == "float32"
+    # bfloat16 keeps 8 significant bits; 13 convolutions in a row round at every one of them.
+    difference = np.abs(bfloat16.predict(digits, verbose=0) - float32)
+    assert difference.max() <= 0.05 * np.abs(float32).max()
+    assert difference.max() > 0  # it did compute in bfloat16
+
+
+def test_bfloat16_on_a_cpu_without_it_fails_in_one_line(monkeypatch):
+    monkeypatch.setattr(cpu, "flags", lambda: {"avx2", "fma"})
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
+    with pytest.raises(InputError) as error:
+        backbone.check_precision("bfloat16")
+    assert str(error.value) == (
+        "backbone.precision bfloat16 needs a GPU or a CPU with avx512_bf16 or amx_bf16, and this machine has neither; "
+        "use float32"
+    )
+    backbone.check_precision("float32")
+
+
+def test_float16_features_reach_the_head_as_float32_batches_in_the_splits_rows(tmp_path):
+    stored = np.lib.format.open_memmap(tmp_path / "f.npy", mode="w+", dtype="float16", shape=(10, 2, 2, 3))
+    stored[:] = np.arange(120).reshape(10, 2, 2, 3)
+    stored.flush()
+    mapped = np.load(tmp_path / "f.npy", mmap_mode="r")
+    rows = splits.Rows(mapped, np.array([7, 2, 9, 4]))
+    labels = np.array([70, 20, 90, 40])
+    batches = list(training.batches(rows, labels, 3, shuffle=False))
+    assert [x.dtype for x, _ in batches] == ["float32", "float32"]
+    np.testing.assert_array_equal(np.concatenate([x for x, _ in batches]), mapped[[7, 2, 9, 4]].astype("float32"))
+    np.testing.assert_array_equal(np.concatenate([y for _, y in batches]), labels)
+    keras.utils.set_random_seed(0)
+    head = models.head(
+        rows.shape[1:],
+        units=4,
+        dropout=0.0,
+        normalize_on=training.inputs_only(training.batches(rows, labels, 3, shuffle=False)),
+    )
+    np.testing.assert_allclose(
+        np.ravel(head.get_layer("normalize_features").mean),
+        mapped[[7, 2, 9, 4]].astype("float64").mean(axis=(0, 1, 2)),
+        rtol=1e-6,
+    )
 
 
 def test_a_normalised_head_saves_its_normalisation_and_predicts_the_same_after_loading(tmp_path):

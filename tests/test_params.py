@@ -57,8 +57,9 @@ def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):
     assert params.load("fetch_mnist") == {"data": {"source": "mnist"}}
     train_head = params.load("train_head")
     assert set(train_head) == {"seed", "epochs", "head", "backbone"}
-    # What builds VGG16 whole around the head; never backbone.batch_size, which only paces extraction.
-    assert set(train_head["backbone"]) == {"weights", "layer", "preprocess", "input_size"}
+    # What builds VGG16 whole around the head; never backbone.batch_size, which only paces
+    # extraction, nor feature_dtype: the head reads float16 and float32 features alike.
+    assert set(train_head["backbone"]) == {"weights", "layer", "preprocess", "input_size", "precision"}
     assert set(params.load("extract_features")) == {"backbone"}
 
 
@@ -95,6 +96,12 @@ def test_extract_features_never_reads_epochs_or_head(dvc_stages):
             "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'imagenet21k'",
         ),
         ("backbone.batch_size", 0, "params.yaml: backbone.batch_size must be a whole number >= 1, got 0"),
+        (
+            "backbone.feature_dtype",
+            "float64",
+            "params.yaml: backbone.feature_dtype must be float16 or float32, got 'float64'",
+        ),
+        ("backbone.precision", "int8", "params.yaml: backbone.precision must be float32 or bfloat16, got 'int8'"),
         ("cnn.batch_size", 0, "params.yaml: cnn.batch_size must be a whole number >= 1, got 0"),
         ("cnn.learning_rate", 0, "params.yaml: cnn.learning_rate must be a number > 0, got 0"),
         ("cnn.augment", "yes please", "params.yaml: cnn.augment must be true or false, got 'yes please'"),

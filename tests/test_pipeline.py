@@ -119,6 +119,16 @@ def test_another_layer_reruns_extraction_and_switching_back_restores_it_from_the
     assert tree_digest(pipeline_copy / "data/features") == block5
 
 
+def test_features_are_float16_and_float32_on_request_is_the_same_features_unrounded(pipeline, pipeline_copy):
+    half = np.load(pipeline / "data/features/test.npy")
+    assert half.dtype == "float16"
+    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.feature_dtype=float32")
+    assert {"extract_features", "train_head"} <= stages_run(output)
+    full = np.load(pipeline_copy / "data/features/test.npy")
+    assert full.dtype == "float32"
+    np.testing.assert_array_equal(full.astype("float16"), half)
+
+
 def test_a_new_seed_is_a_new_split_and_never_runs_vgg16_again(pipeline_copy):
     images, features = sha256(pipeline_copy / "data/prepared/images.npz"), tree_digest(pipeline_copy / "data/features")
     split = sha256(pipeline_copy / "data/prepared/split.npz")

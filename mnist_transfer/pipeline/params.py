@@ -77,6 +77,8 @@ SCHEMA: dict[str, Rule] = {
     "backbone.preprocess": one_of(("caffe", "unit")),
     "backbone.input_size": whole_number(32),
     "backbone.batch_size": whole_number(1),
+    "backbone.feature_dtype": one_of(("float16", "float32")),
+    "backbone.precision": one_of(("float32", "bfloat16")),
     "head.units": whole_number(1),
     "head.dropout": number_between(0, 1, low_open=False, high_open=True),
     "head.batch_size": whole_number(1),
