@@ -1,8 +1,9 @@
 """python -m bench: measure, then print one Markdown table (about 30 minutes on 2 cores).
 
 Parts (all by default): machine (three float32 yardsticks), extraction (throughput and a
-per-layer profile), blog (the blog's way against ours), end-to-end (the user's commands on
-the full data in a fresh clone, and each stage's peak memory).
+per-layer profile), options (each way of running the backbone tried), blog (the blog's way
+against ours), end-to-end (the user's commands on the full data in a fresh clone, and each
+stage's peak memory).
 """
 
 import argparse
@@ -18,7 +19,7 @@ from mnist_transfer.pipeline import params
 from mnist_transfer.sources import downloads, mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("machine", "extraction", "blog", "end-to-end")
+PARTS = ("machine", "extraction", "options", "blog", "end-to-end")
 # What a figure should reach, by the start of its name: one table for every target.
 TARGETS = {
     "extraction / highest float32 peak": ">= 85 %",
@@ -53,6 +54,11 @@ def main() -> None:
         from bench import extraction
 
         rows += extraction.rows(arrays["x_train"], p["backbone"], peaks)
+    if "options" in chosen:
+        from bench import extraction, extraction_options
+
+        conv_base = extraction.extractor(p["backbone"])[1]
+        rows += extraction_options.rows(p["backbone"], extraction.flops_per_image(conv_base))
     if "blog" in chosen:
         from bench import blog_way
 

@@ -2,6 +2,9 @@
 GFLOP/s from VGG16's exact convolution count, the ratio to the highest float32 yardstick,
 and a profile of where one batch's time goes, layer by layer."""
 
+import tempfile
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -23,16 +26,33 @@ def conv_flops(layer: keras.layers.Layer) -> int:
 
 
 def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
-    """The stage's extractor (raw digits -> features), and the frozen convolution base in it."""
+    """The stage's extractor (raw digits -> features), and the frozen convolution base in it,
+    up to `backbone.layer`."""
     conv_base, _ = vgg16_weights.conv_base(settings["weights"], settings["input_size"])
-    return backbone.feature_extractor(conv_base, settings["preprocess"]), conv_base
+    model = backbone.feature_extractor(conv_base, settings["preprocess"], settings["layer"], settings["precision"])
+    return model, model.get_layer(f"vgg16_to_{settings['layer']}")
+
+
+def scaling(model: keras.Model, settings: dict) -> keras.Model:
+    """Everything in the extractor before the convolution base: resize, grey to RGB, preprocess."""
+    return keras.Model(model.input, model.get_layer(f"{settings['preprocess']}_preprocess").output)
+
+
+def flops_per_image(conv_base: keras.Model) -> int:
+    return sum(conv_flops(layer) for layer in conv_base.layers)
 
 
 def throughput(images: np.ndarray, settings: dict) -> tuple[float, int]:
-    """Images per second, and FLOPs per image."""
+    """Images per second through the stage's own `backbone.extract`, and FLOPs per image."""
     model, conv_base = extractor(settings)
-    seconds = best_of(lambda: model.predict(images, batch_size=settings["batch_size"], verbose=0))
-    return len(images) / seconds, sum(conv_flops(layer) for layer in conv_base.layers)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "features.npy"
+        seconds = best_of(
+            lambda: backbone.extract(
+                model, images, settings["batch_size"], path, settings["feature_dtype"], progress_bar=False
+            )
+        )
+    return len(images) / seconds, flops_per_image(conv_base)
 
 
 def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
@@ -40,8 +60,8 @@ def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
     layer of the convolution base, each timed alone in graph mode on its real input."""
     model, conv_base = extractor(settings)
     batch = tf.constant(images[: settings["batch_size"]])
-    scaling = keras.Model(model.input, model.layers[-2].output)  # everything before the convolution base
-    steps = [("resize, grey to RGB, preprocess", scaling)] + [(layer.name, layer) for layer in conv_base.layers[1:]]
+    steps = [("resize, grey to RGB, preprocess", scaling(model, settings))]
+    steps += [(layer.name, layer) for layer in conv_base.layers[1:]]
     timings, tensor = [], batch
     for name, step in steps:
         run = tf.function(step)
