@@ -14,15 +14,28 @@ from mnist_transfer import backbone
 from mnist_transfer.sources import vgg16_weights
 
 IMAGES = 4096  # 16 full batches at the default batch size
+MNIST_IMAGES = 70_000
+# Where else `backbone.layer` and `backbone.input_size` may take the features from.
+VARIANTS = (("block5_pool", 48), ("block4_pool", 48), ("block3_pool", 48), ("block3_pool", 32))
 
 
 def conv_flops(layer: keras.layers.Layer) -> int:
-    """Multiply-adds (2 FLOPs each) of a convolution, from the layer's own shapes; 0 for other layers."""
+    """The FLOPs a convolution needs (2 per multiply-add), from the layer's own shapes: only
+    the taps that fall on the image, not on the zero padding around it, which a good
+    convolution skips. 0 for other layers."""
     if not isinstance(layer, keras.layers.Conv2D):
         return 0
     _, height, width, out_channels = layer.output.shape
-    kernel_h, kernel_w = layer.kernel_size
-    return 2 * height * width * out_channels * kernel_h * kernel_w * layer.input.shape[-1]
+    taps_h, taps_w = (
+        taps_on_image(size, kernel) for size, kernel in zip((height, width), layer.kernel_size, strict=True)
+    )
+    return 2 * taps_h * taps_w * out_channels * layer.input.shape[-1]
+
+
+def taps_on_image(size: int, kernel: int) -> int:
+    """Kernel taps, summed over a 'same'-padded, stride-1 axis of `size`, that land on the image."""
+    half = kernel // 2
+    return sum(min(position + half, size - 1) - max(position - half, 0) + 1 for position in range(size))
 
 
 def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
@@ -87,6 +100,17 @@ def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tu
             f"{achieved / peaks[yardstick]:.0%} of {yardstick} ({peaks[yardstick]:.0f} GFLOP/s)",
         ),
     ]
+    for layer, input_size in VARIANTS:
+        variant = {**settings, "layer": layer, "input_size": input_size}
+        rate, flops = throughput(images[:IMAGES], variant)
+        values = int(np.prod(extractor(variant)[0].output_shape[1:]))
+        out.append(
+            (
+                f"extract_features up to {layer} at {input_size}px",
+                f"{rate:.0f} images/s, {flops / 1e9:.3f} GFLOP and {values:,} feature values per image; "
+                f"{MNIST_IMAGES:,} images in {MNIST_IMAGES / rate:.0f} s",
+            )
+        )
     timings = profile(images, settings)
     total = sum(seconds for _, seconds, _ in timings)
     for name, seconds, layer_flops in timings:
