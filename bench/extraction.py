@@ -55,8 +55,9 @@ def flops_per_image(conv_base: keras.Model) -> int:
     return sum(conv_flops(layer) for layer in conv_base.layers)
 
 
-def throughput(images: np.ndarray, settings: dict) -> tuple[float, int]:
-    """Images per second through the stage's own `backbone.extract`, and FLOPs per image."""
+def throughput(images: np.ndarray, settings: dict) -> tuple[float, int, int]:
+    """Images per second through the stage's own `backbone.extract`, FLOPs per image, and
+    feature values per image."""
     model, conv_base = extractor(settings)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "features.npy"
@@ -65,7 +66,7 @@ def throughput(images: np.ndarray, settings: dict) -> tuple[float, int]:
                 model, images, settings["batch_size"], path, settings["feature_dtype"], progress_bar=False
             )
         )
-    return len(images) / seconds, flops_per_image(conv_base)
+    return len(images) / seconds, flops_per_image(conv_base), int(np.prod(model.output_shape[1:]))
 
 
 def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
@@ -87,7 +88,7 @@ def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
 
 def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tuple[str, str]]:
     size, batch = settings["input_size"], settings["batch_size"]
-    rate, flops = throughput(images[:IMAGES], settings)
+    rate, flops, _ = throughput(images[:IMAGES], settings)
     achieved = rate * flops / 1e9
     yardstick = max(peaks, key=peaks.get)
     out = [
@@ -102,8 +103,7 @@ def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tu
     ]
     for layer, input_size in VARIANTS:
         variant = {**settings, "layer": layer, "input_size": input_size}
-        rate, flops = throughput(images[:IMAGES], variant)
-        values = int(np.prod(extractor(variant)[0].output_shape[1:]))
+        rate, flops, values = throughput(images[:IMAGES], variant)
         out.append(
             (
                 f"extract_features up to {layer} at {input_size}px",

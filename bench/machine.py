@@ -33,8 +33,9 @@ def fma_limit_gflops() -> tuple[float, str]:
     info = cpu.info()
     megahertz = float(info.get("cpu MHz", "nan"))
     cores = os.cpu_count() or 1
-    how = f"{cores} cores x {megahertz / 1000:.2f} GHz x {flops_per_cycle()} FLOP/cycle"
-    return cores * megahertz / 1000 * flops_per_cycle(), how
+    per_cycle = flops_per_cycle()
+    how = f"{cores} cores x {megahertz / 1000:.2f} GHz x {per_cycle} FLOP/cycle"
+    return cores * megahertz / 1000 * per_cycle, how
 
 
 def flops_per_cycle() -> int:
