@@ -3,10 +3,6 @@ writes: raw uint8 28x28 digits, or the backbone's features."""
 
 from __future__ import annotations
 
-import json
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import keras
@@ -14,7 +10,6 @@ import numpy as np
 from keras import layers
 
 from mnist_transfer import digits
-from mnist_transfer.pipeline import atomic
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -84,47 +79,7 @@ def compile_for_training(model: keras.Model, learning_rate: float, optimizer: st
     """The kernel's recipe (RMSprop, or another of OPTIMIZERS) and categorical
     cross-entropy (on integer labels)."""
     model.compile(
-        optimizer=OPTIMIZERS[optimizer](learning_rate),
+        optimizer=OPTIMIZERS[optimizer](float(learning_rate)),  # Keras refuses a whole number, as YAML reads `1`
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-
-
-def save(model: keras.Model, path: Path) -> None:
-    """`model.save`, atomically, without what Keras writes that changes from run to run
-    (the save date, zip entry times, memory addresses as shared-object ids), so the same
-    model gives the same bytes."""
-    with tempfile.TemporaryDirectory() as folder:
-        saved = Path(folder) / "model.keras"
-        model.save(saved)
-        with zipfile.ZipFile(saved) as archive:
-            members = {name: archive.read(name) for name in archive.namelist()}
-    metadata = json.loads(members["metadata.json"])
-    metadata.pop("date_saved", None)
-    members["metadata.json"] = json.dumps(metadata).encode()
-    members["config.json"] = json.dumps(_renumber_shared_objects(json.loads(members["config.json"]))).encode()
-    atomic.write_bytes(path, atomic.zip_bytes(members))
-
-
-def _renumber_shared_objects(config: object) -> object:
-    """Replace each `shared_object_id` (an id() in memory) by its order of appearance:
-    objects that shared one id still share one."""
-    numbers: dict[object, int] = {}
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "shared_object_id":
-                    node[key] = numbers.setdefault(value, len(numbers))
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(config)
-    return config
-
-
-def load(path: Path) -> keras.Model:
-    return keras.models.load_model(path, safe_mode=True)

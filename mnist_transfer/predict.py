@@ -13,6 +13,7 @@ stderr naming it (and its row); the others are still predicted; the exit status 
 """
 
 import argparse
+import csv
 import sys
 import warnings
 from dataclasses import dataclass
@@ -95,26 +96,47 @@ def read_kaggle_csv(path: Path) -> list[Item]:
     values = found.apply(pd.to_numeric, errors="coerce")  # a column with any text in it is all text
     bad = (values.isna() | (values < 0) | (values > 255) | (values % 1 != 0)).to_numpy()
     pixels = np.where(bad, 0, values.to_numpy(dtype=np.float64, na_value=0)).astype(np.uint8)
+    bad_rows = np.flatnonzero(bad.any(axis=1))
+    as_written = cells_as_written(path, set(bad_rows.tolist()))
     items = []
     for i in range(len(table)):
         if bad[i].any():
             column = int(np.argmax(bad[i]))
-            value = found.iat[i, column]
-            what = "empty" if pd.isna(value) else f"{str(value)!r}, not a whole number 0-255"
+            cell = as_written[i][columns.index(PIXELS[column])]
+            what = "empty" if cell == "" else f"{cell!r}, not a whole number 0-255"
             items.append(Item(str(path), i + 1, error=f"{PIXELS[column]} is {what}"))
         else:
             items.append(Item(str(path), i + 1, digit=pixels[i].reshape(digits.SHAPE)))
     return items
 
 
+def cells_as_written(path: Path, rows: set[int]) -> dict[int, list[str]]:
+    """The cells of some data rows (from 0) of a CSV, as the file spells them: pandas has
+    turned a column that holds an empty cell into floats, so `300` would read `300.0`."""
+    found: dict[int, list[str]] = {}
+    if rows:
+        with path.open(newline="") as file:
+            for number, cells in enumerate(csv.reader(file), start=-1):  # -1: the header
+                if number in rows:
+                    found[number] = cells
+                    if len(found) == len(rows):
+                        break
+    return found
+
+
 def read_inputs(names: list[str]) -> list[Item]:
-    """Every input named, in order: a folder stands for its files, a .csv for its rows."""
+    """Every input named, in order: a folder stands for the files in it and in the folders
+    in it (hidden ones left out), a .csv for its rows."""
     items = []
     for name in names:
         path = Path(name)
         files = [path]
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
         for file in files:
             try:
                 if not file.is_file():
@@ -128,17 +150,26 @@ def read_inputs(names: list[str]) -> list[Item]:
     return items
 
 
-def load_models(folder: Path, names: list[str]) -> dict:
-    """The whole classifiers named, from `folder`; TensorFlow loads only now."""
-    from mnist_transfer import models
+MODEL_NAMES = tuple(paths.MODELS)
 
-    loaded = {}
-    for name in names:
-        path = folder / paths.CLASSIFIERS[name].name
+
+def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, extractor: Path = paths.EXTRACTOR) -> dict:
+    """Each model named whole, raw digits in: the CNN as saved in `folder`; VGG16 as its
+    frozen extractor (stored once, beside the features it made) with the head from
+    `folder` on it. TensorFlow loads only now."""
+    needed = {name: [folder / paths.MODELS[name].name] for name in names}
+    if "vgg16" in needed:
+        needed["vgg16"].insert(0, extractor)
+    for path in (path for files in needed.values() for path in files):
         if not path.is_file():
-            raise InputError(f"{path}: not found; run dvc repro (or dvc pull) first, or name the folder with --models")
-        loaded[name] = models.load(path)
-    return loaded
+            raise InputError(
+                f"{path}: not found; run dvc repro (or dvc pull) first, "
+                "or name where it is with --models or --extractor"
+            )
+    from mnist_transfer import model_files, models
+
+    loaded = {name: [model_files.load(path) for path in files] for name, files in needed.items()}
+    return {name: models.vgg16(*parts) if name == "vgg16" else parts[0] for name, parts in loaded.items()}
 
 
 def predictions_table(items: list[Item], probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -164,9 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
     parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
-    parser.add_argument("--kaggle", choices=list(paths.CLASSIFIERS), help="write ImageId,Label of this model only")
+    parser.add_argument("--kaggle", choices=MODEL_NAMES, help="write ImageId,Label of this model only")
     parser.add_argument(
-        "--models", type=Path, default=paths.CLASSIFIERS["cnn"].parent, help="folder of cnn.keras and vgg16.keras"
+        "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras and head.keras"
+    )
+    parser.add_argument(
+        "--extractor", type=Path, default=paths.EXTRACTOR, help=f"VGG16's frozen extractor (default {paths.EXTRACTOR})"
     )
     args = parser.parse_args(argv)
 
@@ -176,11 +210,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {item.name}: {item.error}", file=sys.stderr)
     read = [item.digit for item in items if item.error is None]
     if read:
-        names = [args.kaggle] if args.kaggle else list(paths.CLASSIFIERS)
+        names = [args.kaggle] if args.kaggle else list(MODEL_NAMES)
         batch = np.stack(read)
         probabilities = {
             name: model.predict(batch, batch_size=PREDICT_BATCH, verbose=0)
-            for name, model in load_models(args.models, names).items()
+            for name, model in classifiers(names, args.models, args.extractor).items()
         }
         if args.kaggle:
             table = kaggle_table(items, probabilities[args.kaggle])

@@ -1,5 +1,6 @@
 """How both models train: the kernel's recipe (RMSprop, ReduceLROnPlateau on validation
-accuracy) on tf.data batches, and per-epoch curves logged by DVCLive."""
+accuracy) on tf.data batches, and curves logged by DVCLive: per epoch, and every few
+batches within it, so that a one-epoch run draws a learning curve too."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,11 +11,15 @@ import tensorflow as tf
 from dvclive import Live
 from dvclive.keras import DVCLiveCallback
 
-from mnist_transfer import models
+from mnist_transfer import model_files, models
 from mnist_transfer.pipeline import atomic
 from mnist_transfer.splits import Rows
 
 Inputs = np.ndarray | Rows
+# Points per epoch of the within-epoch curves (fewer where an epoch has fewer batches).
+POINTS_PER_EPOCH = 20
+# Where, inside a model's curves folder, the within-epoch curves are logged.
+STEPS = "steps"
 
 
 def batches(inputs: Inputs, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
@@ -74,6 +79,30 @@ def fit(
     )
 
 
+class StepCurves(keras.callbacks.Callback):
+    """Training loss and accuracy (Keras' running means over the epoch so far) logged about
+    `points_per_epoch` times an epoch, DVCLive's step counting the batches trained on."""
+
+    def __init__(self, live: Live, points_per_epoch: int = POINTS_PER_EPOCH) -> None:
+        super().__init__()
+        self.live = live
+        self.points_per_epoch = points_per_epoch
+        self.batches = 0
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.every = max(1, self.params["steps"] // self.points_per_epoch)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.batches += 1
+        if (batch + 1) % self.every == 0:
+            self.live.step = self.batches
+            for name in ("loss", "accuracy"):
+                self.live.log_metric(f"train/{name}", float(logs[name]))
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        self.live.make_summary()
+
+
 def train(
     model: keras.Model,
     train: tuple[Inputs, np.ndarray],
@@ -86,7 +115,8 @@ def train(
     """`fit`, with the curves logged into `curves`; then the model saved at `model_path`."""
     with atomic.replacing(curves) as partial_curves:
         live = Live(str(partial_curves), dvcyaml=False, save_dvc_exp=False)
-        fit(model, train, val, recipe, callbacks=(DVCLiveCallback(live=live),))
-        models.save(model, model_path)
+        within_epochs = Live(str(partial_curves / STEPS), dvcyaml=False, save_dvc_exp=False)
+        fit(model, train, val, recipe, callbacks=(StepCurves(within_epochs), DVCLiveCallback(live=live)))
+        model_files.save(model, model_path)
     accuracy = live.summary["eval"]["accuracy"]
     print(f"{model.name}: validation accuracy {accuracy:.4f} after {recipe.epochs} epoch(s); saved {model_path}")

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from mnist_transfer import comparison, determinism, models, splits
+from mnist_transfer import comparison, determinism, model_files, splits
 from mnist_transfer.pipeline import atomic, paths
 from mnist_transfer.pipeline.errors import run_stage
 
@@ -22,7 +22,7 @@ def kaggle_csv(predicted: np.ndarray) -> str:
 def predict(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Model `name`'s predicted labels on the test split, and the true labels."""
     inputs, labels = splits.load("test", splits.MODEL_INPUTS[name])
-    probabilities = models.load(paths.MODELS[name]).predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
+    probabilities = model_files.load(paths.MODELS[name]).predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
     return probabilities.argmax(axis=1), labels
 
 

@@ -1,7 +1,8 @@
 """extract_features: the frozen VGG16 convolution base, up to `backbone.layer`, run once
 over every prepared image (never over a split: the features belong to the images), batch
 by batch, written to data/features/{train,test}.npy as it goes (one row per image, in
-image order), with a record of the weights and layer that made them."""
+image order), with a record of the weights and layer that made them, and the frozen
+extractor itself (data/features/extractor.keras), stored here once for every head."""
 
 from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
@@ -13,7 +14,7 @@ RECORDED = ("layer", "input_size", "preprocess", "precision", "feature_dtype")
 def main() -> None:
     settings = params.load("extract_features")["backbone"]
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import backbone, determinism, images
+    from mnist_transfer import backbone, determinism, images, model_files
     from mnist_transfer.sources import vgg16_weights
 
     backbone.check_precision(settings["precision"])
@@ -34,6 +35,7 @@ def main() -> None:
             )
         record = {**weights, **{key: settings[key] for key in RECORDED}}
         atomic.write_json(folder / paths.FEATURES_WEIGHTS.name, record)
+        model_files.save(extractor, folder / paths.EXTRACTOR.name)
     print(f"extract_features: {shape} features per image ({settings['feature_dtype']}) in {paths.FEATURES}")
 
 

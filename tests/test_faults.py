@@ -65,16 +65,39 @@ def repo(failing_repo):
 
 
 PARAM_CASES = [
+    (
+        "preprocess",
+        {"seed": 2**40},
+        "params.yaml: seed must be a whole number from 0 to 4294967295 (NumPy's seeds are 32-bit), got 1099511627776",
+    ),
+    (
+        "extract_features",
+        {"backbone.input_size": 20000},
+        "params.yaml: backbone.input_size must be a whole number from 32 to 224 (VGG16's smallest and its ImageNet size), got 20000",
+    ),
+    (
+        "extract_features",
+        {"backbone.batch_size": 8192, "backbone.input_size": 33},
+        "params.yaml: backbone.batch_size 8192 at input_size 33 is 8,921,088 pixels a batch, over the 8,388,608 that keep VGG16's first block near 4 GiB; at input_size 33, batch_size must be at most 7703",
+    ),
     ("train_cnn", {"epochs": 0}, "params.yaml: epochs must be a whole number >= 1, got 0"),
     ("train_cnn", {"epochs": -1}, "params.yaml: epochs must be a whole number >= 1, got -1"),
     ("train_head", {"epochs": 2.5}, "params.yaml: epochs must be a whole number >= 1, got 2.5"),
     ("train_head", {"epochs": "three"}, "params.yaml: epochs must be a whole number >= 1, got 'three'"),
-    ("train_cnn", {"cnn.batch_size": 0}, "params.yaml: cnn.batch_size must be a whole number >= 1, got 0"),
-    ("train_head", {"head.batch_size": 0}, "params.yaml: head.batch_size must be a whole number >= 1, got 0"),
+    (
+        "train_cnn",
+        {"cnn.batch_size": 0},
+        "params.yaml: cnn.batch_size must be a whole number from 1 to 4096 (about 1 MiB of activations per image in training), got 0",
+    ),
+    (
+        "train_head",
+        {"head.batch_size": 0},
+        "params.yaml: head.batch_size must be a whole number from 1 to 16384 (up to 36 KiB of features per row), got 0",
+    ),
     (
         "extract_features",
         {"backbone.batch_size": 0},
-        "params.yaml: backbone.batch_size must be a whole number >= 1, got 0",
+        "params.yaml: backbone.batch_size must be a whole number from 1 to 8192 (and batch_size x input_size^2 at most 2^23), got 0",
     ),
     ("train_head", {"head.optimizer": "sgd"}, "params.yaml: head.optimizer must be rmsprop or adam, got 'sgd'"),
     ("train_head", {"head.normalize": "yes"}, "params.yaml: head.normalize must be true or false, got 'yes'"),
@@ -103,7 +126,7 @@ PARAM_CASES = [
     (
         "extract_features",
         {"backbone.input_size": 16},
-        "params.yaml: backbone.input_size must be a whole number >= 32, got 16",
+        "params.yaml: backbone.input_size must be a whole number from 32 to 224 (VGG16's smallest and its ImageNet size), got 16",
     ),
     (
         "extract_features",
@@ -137,7 +160,11 @@ def test_a_missing_key_fails_in_one_line(repo):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     del params["head"]["units"]
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert_fails_cleanly(repo, "train_head", "params.yaml: head.units is missing; it must be a whole number >= 1")
+    assert_fails_cleanly(
+        repo,
+        "train_head",
+        "params.yaml: head.units is missing; it must be a whole number from 1 to 8192 (its weights grow with units x features)",
+    )
 
 
 def test_an_unknown_key_under_a_section_fails_in_one_line(repo):
@@ -248,10 +275,23 @@ def test_a_bad_file_fails_its_stage_in_one_line(repo, stage_name, key, make_file
             (repo / name).unlink()
 
 
-def test_saved_models_load_with_keras_safe_mode_on(pipeline):
-    for name in ("cnn", "head", "vgg16"):
+def test_saved_models_load_with_keras_safe_mode_on(pipeline, tmp_path):
+    for name in ("cnn", "head"):
         model = keras.models.load_model(pipeline / f"data/models/{name}.keras", safe_mode=True)
         assert model.output_shape == (None, 10)
+    extractor = keras.models.load_model(pipeline / "data/features/extractor.keras", safe_mode=True)
+    assert extractor.input_shape == (None, 28, 28)
+    # VGG16 whole, in one file on request.
+    exported = subprocess.run(
+        [sys.executable, "-m", "mnist_transfer.export", "vgg16", "-o", str(tmp_path / "vgg16.keras")],
+        cwd=pipeline,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert exported.returncode == 0, exported.stderr
+    whole = keras.models.load_model(tmp_path / "vgg16.keras", safe_mode=True)
+    assert whole.input_shape == (None, 28, 28) and whole.output_shape == (None, 10)
 
 
 def stage_process(repo: Path, stage_name: str) -> int | None:

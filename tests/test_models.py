@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_transfer import backbone, cpu, models, splits, training
+from mnist_transfer import backbone, cpu, model_files, models, splits, training
 from mnist_transfer.pipeline import params
 from mnist_transfer.pipeline.errors import InputError
 from mnist_transfer.sources import vgg16_weights
@@ -98,8 +98,8 @@ def test_the_extractor_resizes_colours_and_preprocesses_in_the_graph(imagenet_ba
 def test_a_saved_model_gives_the_same_bytes_twice_and_loads_in_safe_mode(tmp_path, digits):
     keras.utils.set_random_seed(1)
     cnn = models.cnn(augment=True)
-    models.save(cnn, tmp_path / "a.keras")
-    models.save(cnn, tmp_path / "b.keras")
+    model_files.save(cnn, tmp_path / "a.keras")
+    model_files.save(cnn, tmp_path / "b.keras")
     assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
     loaded = keras.models.load_model(tmp_path / "a.keras", safe_mode=True)
     np.testing.assert_array_equal(loaded.predict(digits, verbose=0), cnn.predict(digits, verbose=0))
@@ -234,6 +234,6 @@ def test_a_normalised_head_saves_its_normalisation_and_predicts_the_same_after_l
     head = models.head(features.shape[1:], units=16, dropout=0.4, normalize_on=features)
     normalization = head.get_layer("normalize_features")
     np.testing.assert_allclose(np.ravel(normalization.mean), features.mean(axis=(0, 1, 2)), rtol=1e-4)
-    models.save(head, tmp_path / "head.keras")
-    loaded = models.load(tmp_path / "head.keras")
+    model_files.save(head, tmp_path / "head.keras")
+    loaded = model_files.load(tmp_path / "head.keras")
     np.testing.assert_array_equal(loaded.predict(features, verbose=0), head.predict(features, verbose=0))

@@ -133,3 +133,17 @@ def test_the_confusion_data_holds_labels_and_both_predictions(pipeline, predicti
     assert list(comparison.columns) == ["ImageId", "actual", "cnn", "vgg16"]
     np.testing.assert_array_equal(comparison["actual"], test_set[1])
     np.testing.assert_array_equal(comparison["cnn"], predictions["cnn"])
+
+
+@pytest.mark.parametrize("stage_name", ["train_cnn", "train_head"])
+def test_the_curves_are_logged_within_each_epoch_and_per_epoch(pipeline, stage_name):
+    folder = pipeline / "metrics" / stage_name
+    per_epoch = pd.read_csv(folder / "plots/metrics/train/loss.tsv", sep="\t")
+    within = pd.read_csv(folder / "steps/plots/metrics/train/loss.tsv", sep="\t")
+    accuracy = pd.read_csv(folder / "steps/plots/metrics/train/accuracy.tsv", sep="\t")
+    epochs = len(per_epoch)
+    assert epochs == 3
+    # At least ten points an epoch, so that a one-epoch run draws a curve; steps count batches.
+    assert len(within) == len(accuracy) >= 10 * epochs
+    assert within["step"].is_monotonic_increasing and within["step"].iloc[0] >= 1
+    assert within["loss"].notna().all() and accuracy["accuracy"].between(0, 1).all()

@@ -76,7 +76,11 @@ def test_extract_features_never_reads_epochs_or_head(dvc_stages):
         ("epochs", 2.5, "params.yaml: epochs must be a whole number >= 1, got 2.5"),
         ("epochs", "three", "params.yaml: epochs must be a whole number >= 1, got 'three'"),
         ("epochs", True, "params.yaml: epochs must be a whole number >= 1, got True"),
-        ("seed", None, "params.yaml: seed must be a whole number >= 0, got nothing"),
+        (
+            "seed",
+            None,
+            "params.yaml: seed must be a whole number from 0 to 4294967295 (NumPy's seeds are 32-bit), got nothing",
+        ),
         ("data.val_fraction", 0, "params.yaml: data.val_fraction must be a number in (0, 1), got 0"),
         ("data.val_fraction", 1, "params.yaml: data.val_fraction must be a number in (0, 1), got 1"),
         (
@@ -89,24 +93,40 @@ def test_extract_features_never_reads_epochs_or_head(dvc_stages):
             "nowhere.npz",
             "params.yaml: data.source must be mnist, or the path of an existing .npz file or folder of IDX files, got 'nowhere.npz'",
         ),
-        ("backbone.input_size", 16, "params.yaml: backbone.input_size must be a whole number >= 32, got 16"),
+        (
+            "backbone.input_size",
+            16,
+            "params.yaml: backbone.input_size must be a whole number from 32 to 224 (VGG16's smallest and its ImageNet size), got 16",
+        ),
         (
             "backbone.weights",
             "imagenet21k",
             "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'imagenet21k'",
         ),
-        ("backbone.batch_size", 0, "params.yaml: backbone.batch_size must be a whole number >= 1, got 0"),
+        (
+            "backbone.batch_size",
+            0,
+            "params.yaml: backbone.batch_size must be a whole number from 1 to 8192 (and batch_size x input_size^2 at most 2^23), got 0",
+        ),
         (
             "backbone.feature_dtype",
             "float64",
             "params.yaml: backbone.feature_dtype must be float16 or float32, got 'float64'",
         ),
         ("backbone.precision", "int8", "params.yaml: backbone.precision must be float32 or bfloat16, got 'int8'"),
-        ("cnn.batch_size", 0, "params.yaml: cnn.batch_size must be a whole number >= 1, got 0"),
-        ("cnn.learning_rate", 0, "params.yaml: cnn.learning_rate must be a number > 0, got 0"),
+        (
+            "cnn.batch_size",
+            0,
+            "params.yaml: cnn.batch_size must be a whole number from 1 to 4096 (about 1 MiB of activations per image in training), got 0",
+        ),
+        ("cnn.learning_rate", 0, "params.yaml: cnn.learning_rate must be a number in (0, 1], got 0"),
         ("cnn.augment", "yes please", "params.yaml: cnn.augment must be true or false, got 'yes please'"),
         ("head.dropout", 1, "params.yaml: head.dropout must be a number in [0, 1), got 1"),
-        ("render.grid_columns", 0, "params.yaml: render.grid_columns must be a whole number >= 1, got 0"),
+        (
+            "render.grid_columns",
+            0,
+            "params.yaml: render.grid_columns must be a whole number from 1 to 200 (the grid's width in digits), got 0",
+        ),
     ],
 )
 def test_a_bad_value_fails_in_one_line_naming_key_value_and_what_is_allowed(
@@ -120,7 +140,10 @@ def test_a_bad_value_fails_in_one_line_naming_key_value_and_what_is_allowed(
 
 def test_a_missing_key_is_named(defaults):
     del defaults["head"]["units"]
-    with pytest.raises(InputError, match=r"^params.yaml: head.units is missing; it must be a whole number >= 1$"):
+    with pytest.raises(
+        InputError,
+        match=r"^params.yaml: head.units is missing; it must be a whole number from 1 to 8192 \(its weights grow with units x features\)$",
+    ):
         params.check(defaults, list(params.SCHEMA))
 
 
@@ -175,3 +198,61 @@ def test_params_yaml_that_is_not_yaml_is_reported(tmp_path, monkeypatch):
         InputError, match=r"^params.yaml: not valid YAML at line 2 \(expected ',' or '\]', but got '<stream end>'\)$"
     ):
         params.load("train_cnn")
+
+
+# Every numeric param: the values at its bounds, which must pass, and just past them and
+# far past them, which must not. (Past the top of epochs and train_limit there is only
+# time, or the stage's own check against the data's size.)
+BOUNDS = {
+    "seed": ([0, 2**32 - 1], [-1, 2**32, 2**40]),
+    "epochs": ([1, 10_000], [0, -1]),
+    "data.val_fraction": ([1e-6, 0.999999], [0, 1, -0.5, 2]),
+    "data.train_limit": ([0, 1, 60_000], [-1]),
+    "cnn.batch_size": ([1, 4096], [0, 4097, 10**9]),
+    "cnn.learning_rate": ([1e-9, 1], [0, 1.0001, 1e300, float("inf")]),
+    "backbone.input_size": ([32, 224], [31, 225, 20_000]),
+    "backbone.batch_size": ([1, 3640], [0, 3641, 10**9]),  # 3640 x 48^2 <= 2^23 < 3641 x 48^2
+    "head.units": ([1, 8192], [0, 8193, 10**9]),
+    "head.dropout": ([0, 0.999], [1, -0.1]),
+    "head.batch_size": ([1, 16384], [0, 16385]),
+    "head.learning_rate": ([1e-9, 1], [0, 2]),
+    "head.epochs": ([None, 1, 10_000], [0]),
+    "render.grid_columns": ([1, 200], [0, 201]),
+}
+
+
+def test_every_numeric_param_has_its_bounds_listed(defaults):
+    def value(key: str):
+        holder = defaults
+        for part in key.split("."):
+            holder = holder[part]
+        return holder
+
+    numeric = {key for key in params.SCHEMA if value(key) is None or type(value(key)) in (int, float)}
+    assert numeric == set(BOUNDS)
+
+
+@pytest.mark.parametrize("key", list(BOUNDS))
+def test_a_numeric_param_passes_at_its_bounds_and_fails_past_them_in_one_line(defaults, key):
+    accepted, refused = BOUNDS[key]
+    if key == "backbone.input_size":  # its top passes only with a batch that fits (the test below)
+        defaults = with_value(defaults, "backbone.batch_size", 1)
+    for value in accepted:
+        params.check(with_value(defaults, key, value), list(params.SCHEMA))
+    for value in refused:
+        with pytest.raises(InputError) as error:
+            params.check(with_value(defaults, key, value), list(params.SCHEMA))
+        message = str(error.value)
+        assert message.startswith(f"params.yaml: {key} ") and "\n" not in message
+        assert f"got {value!r}" in message or f"{key} {value} " in message
+
+
+def test_the_backbone_batch_is_bounded_by_its_pixels_at_the_input_size(defaults):
+    at_224 = with_value(with_value(defaults, "backbone.input_size", 224), "backbone.batch_size", 167)
+    params.check(at_224, list(params.SCHEMA))
+    with pytest.raises(InputError) as error:
+        params.check(with_value(at_224, "backbone.batch_size", 168), list(params.SCHEMA))
+    assert str(error.value) == (
+        "params.yaml: backbone.batch_size 168 at input_size 224 is 8,429,568 pixels a batch, over the 8,388,608 "
+        "that keep VGG16's first block near 4 GiB; at input_size 224, batch_size must be at most 167"
+    )

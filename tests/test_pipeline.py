@@ -213,3 +213,23 @@ def test_a_stage_rerun_on_the_same_inputs_leaves_nothing_downstream_to_do(pipeli
     output = dvc(pipeline_copy, "repro", "--force", "--single-item", "train_cnn")
     assert stages_run(output) == {"train_cnn"}
     assert "Data and pipelines are up to date." in dvc(pipeline_copy, "status")
+
+
+def test_an_experiment_stores_what_it_learned_and_no_frozen_weights(pipeline):
+    import zipfile
+
+    import h5py
+
+    # The models folder holds the two trained parts; the frozen backbone lies once, with its features.
+    assert sorted(p.name for p in (pipeline / "data/models").iterdir() if not p.name.startswith(".")) == [
+        "cnn.keras",
+        "head.keras",
+    ]
+    assert (pipeline / "data/features/extractor.keras").is_file()
+    for name in ("cnn", "head"):
+        with zipfile.ZipFile(pipeline / f"data/models/{name}.keras") as archive:
+            config = json.loads(archive.read("config.json"))
+            with h5py.File(io.BytesIO(archive.read("model.weights.h5"))) as weights:
+                groups = set(weights)
+        assert "optimizer" not in groups and not config.get("compile_config"), name  # no state nothing reads
+        assert "block1_conv1" not in json.dumps(config), name

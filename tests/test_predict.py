@@ -61,11 +61,13 @@ def kaggle_csv(path: Path, digits: np.ndarray, labels: np.ndarray | None = None)
 
 
 def test_vgg16_whole_predicts_what_its_head_does_on_the_cached_features(pipeline, test_set):
-    from mnist_transfer import models
+    from mnist_transfer import model_files
 
     digits, _ = test_set
-    whole = models.load(pipeline / "data/models/vgg16.keras")
-    head = models.load(pipeline / "data/models/head.keras")
+    whole = predict_module.classifiers(["vgg16"], pipeline / "data/models", pipeline / "data/features/extractor.keras")[
+        "vgg16"
+    ]
+    head = model_files.load(pipeline / "data/models/head.keras")
     features = np.load(pipeline / "data/features/test.npy")
     assert whole.input.dtype == "uint8" and tuple(whole.input.shape) == (None, 28, 28)
     # The cached features are stored as float16; VGG16 whole feeds its head the float32
@@ -244,6 +246,37 @@ def test_without_models_it_says_where_it_looked(pipeline, test_set, tmp_path):
     assert result.returncode == 2
     assert errors(result) == [
         f"error: {tmp_path / 'nowhere' / 'cnn.keras'}: not found; run dvc repro (or dvc pull) first, "
-        "or name the folder with --models"
+        "or name where it is with --models or --extractor"
     ]
     assert result.stdout == ""
+
+
+def test_a_bad_kaggle_cell_is_reported_as_the_file_spells_it(tmp_path):
+    # An empty cell makes pandas read the whole column as floats: 300 would show as 300.0.
+    pixels = pd.DataFrame(np.zeros((3, len(predict_module.PIXELS)), dtype=int), columns=predict_module.PIXELS)
+    pixels = pixels.astype(object)
+    pixels.loc[0, "pixel9"] = ""
+    pixels.loc[1, "pixel9"] = 300
+    pixels.loc[2, "pixel9"] = "2.50"
+    pixels.to_csv(tmp_path / "digits.csv", index=False)
+    items = predict_module.read_kaggle_csv(tmp_path / "digits.csv")
+    assert [item.error for item in items] == [
+        "pixel9 is empty",
+        "pixel9 is '300', not a whole number 0-255",
+        "pixel9 is '2.50', not a whole number 0-255",
+    ]
+
+
+def test_a_folder_stands_for_the_images_in_it_and_in_its_folders(test_set, tmp_path):
+    digits, _ = test_set
+    rng = np.random.default_rng(0)
+    for name in ("top.png", "inner/a.png", "inner/deeper/b.png", ".hidden/c.png", "inner/.d.png"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        as_users_send_it(digits[0], rng).save(tmp_path / name)
+    items = predict_module.read_inputs([str(tmp_path)])
+    assert [Path(item.file).relative_to(tmp_path).as_posix() for item in items] == [
+        "inner/a.png",
+        "inner/deeper/b.png",
+        "top.png",
+    ]
+    assert all(item.error is None for item in items)

@@ -28,8 +28,12 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def whole_number(minimum: int) -> Rule:
-    return Rule(f"a whole number >= {minimum}", lambda v: _is_int(v) and v >= minimum)
+def whole_number(minimum: int, maximum: int | None = None, why: str = "") -> Rule:
+    allowed = f"a whole number >= {minimum}" if maximum is None else f"a whole number from {minimum} to {maximum}"
+    return Rule(
+        f"{allowed}{f' ({why})' if why else ''}",
+        lambda v: _is_int(v) and v >= minimum and (maximum is None or v <= maximum),
+    )
 
 
 def number_between(low: float, high: float, *, low_open: bool, high_open: bool) -> Rule:
@@ -38,10 +42,6 @@ def number_between(low: float, high: float, *, low_open: bool, high_open: bool) 
         f"a number in {left}{low}, {high}{right}",
         lambda v: _is_number(v) and (v > low if low_open else v >= low) and (v < high if high_open else v <= high),
     )
-
-
-def positive_number() -> Rule:
-    return Rule("a number > 0", lambda v: _is_number(v) and v > 0)
 
 
 def boolean() -> Rule:
@@ -63,32 +63,40 @@ def name_or_existing_path(names: tuple[str, ...], path_kind: str, *, folders: bo
 DATA_SOURCES = ("mnist",)
 BACKBONE_WEIGHTS = ("imagenet", "random")
 
+# Upper bounds: what the code can run on a machine with a few GiB to spare. A value past
+# one would otherwise end in a traceback from NumPy or TensorFlow, or in running out of memory.
+SEED_MAX = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
+INPUT_SIZE_MAX = 224  # VGG16's own ImageNet size; a 28-pixel digit gains nothing beyond it
+# VGG16's first block holds two maps of 64 float32 channels per pixel at once: this many
+# pixels per batch (batch_size x input_size^2) keep it near 4 GiB.
+BACKBONE_PIXELS_PER_BATCH_MAX = 2**23
+
 SCHEMA: dict[str, Rule] = {
-    "seed": whole_number(0),
+    "seed": whole_number(0, SEED_MAX, "NumPy's seeds are 32-bit"),
     "epochs": whole_number(1),
     "data.source": name_or_existing_path(DATA_SOURCES, ".npz file or folder of IDX files", folders=True),
     "data.val_fraction": number_between(0, 1, low_open=True, high_open=True),
     "data.train_limit": Rule("0 (all the training images) or a whole number >= 1", lambda v: _is_int(v) and v >= 0),
-    "cnn.batch_size": whole_number(1),
-    "cnn.learning_rate": positive_number(),
+    "cnn.batch_size": whole_number(1, 4096, "about 1 MiB of activations per image in training"),
+    "cnn.learning_rate": number_between(0, 1, low_open=True, high_open=False),
     "cnn.augment": boolean(),
     "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "VGG16 no-top weights file", folders=False),
     "backbone.layer": one_of(("block5_pool", "block4_pool", "block3_pool")),
     "backbone.preprocess": one_of(("caffe", "unit")),
-    "backbone.input_size": whole_number(32),
-    "backbone.batch_size": whole_number(1),
+    "backbone.input_size": whole_number(32, INPUT_SIZE_MAX, "VGG16's smallest and its ImageNet size"),
+    "backbone.batch_size": whole_number(1, 8192, "and batch_size x input_size^2 at most 2^23"),
     "backbone.feature_dtype": one_of(("float16", "float32")),
     "backbone.precision": one_of(("float32", "bfloat16")),
-    "head.units": whole_number(1),
+    "head.units": whole_number(1, 8192, "its weights grow with units x features"),
     "head.dropout": number_between(0, 1, low_open=False, high_open=True),
-    "head.batch_size": whole_number(1),
-    "head.learning_rate": positive_number(),
+    "head.batch_size": whole_number(1, 16384, "up to 36 KiB of features per row"),
+    "head.learning_rate": number_between(0, 1, low_open=True, high_open=False),
     "head.optimizer": one_of(("rmsprop", "adam")),
     "head.normalize": boolean(),
     "head.epochs": Rule(
         "null (as many as epochs) or a whole number >= 1", lambda v: v is None or whole_number(1).accepts(v)
     ),
-    "render.grid_columns": whole_number(1),
+    "render.grid_columns": whole_number(1, 200, "the grid's width in digits"),
 }
 
 TOP_KEYS = list(dict.fromkeys(key.split(".")[0] for key in SCHEMA))
@@ -161,7 +169,20 @@ def check(params: Any, keys: list[str]) -> dict[str, Any]:
         if not SCHEMA[key].accepts(value):
             raise InputError(f"{PARAMS_FILE}: {key} must be {SCHEMA[key].allowed}, got {_shown(value)}")
         (checked.setdefault(section, {}) if section else checked)[sub] = value
+    if {"backbone.batch_size", "backbone.input_size"} <= set(keys):
+        _check_backbone_batch(checked["backbone"]["batch_size"], checked["backbone"]["input_size"])
     return checked
+
+
+def _check_backbone_batch(batch_size: int, input_size: int) -> None:
+    pixels = batch_size * input_size**2
+    if pixels > BACKBONE_PIXELS_PER_BATCH_MAX:
+        fits = BACKBONE_PIXELS_PER_BATCH_MAX // input_size**2
+        raise InputError(
+            f"{PARAMS_FILE}: backbone.batch_size {batch_size} at input_size {input_size} is {pixels:,} pixels a batch, "
+            f"over the {BACKBONE_PIXELS_PER_BATCH_MAX:,} that keep VGG16's first block near 4 GiB; "
+            f"at input_size {input_size}, batch_size must be at most {fits}"
+        )
 
 
 def load(stage: str) -> dict[str, Any]:

@@ -11,6 +11,9 @@ SPLIT = Path("data/prepared/split.npz")
 
 FEATURES = Path("data/features")
 FEATURES_WEIGHTS = FEATURES / "weights.json"
+# The frozen backbone up to its layer that made the features (raw digits in, features out),
+# stored once, beside them: no experiment that trains a head stores a copy of it.
+EXTRACTOR = FEATURES / "extractor.keras"
 
 
 def features(part: str) -> Path:
@@ -20,9 +23,6 @@ def features(part: str) -> Path:
 
 # The models compared, by name: the CNN, and VGG16, whose trained part is its head.
 MODELS = {"cnn": Path("data/models/cnn.keras"), "vgg16": Path("data/models/head.keras")}
-# Each model whole, as a user takes it: raw 28x28 uint8 digits in, ten probabilities out.
-# VGG16's is its frozen backbone, at `backbone.layer`, with the head on it.
-CLASSIFIERS = {"cnn": MODELS["cnn"], "vgg16": Path("data/models/vgg16.keras")}
 CURVES = {"cnn": Path("metrics/train_cnn"), "vgg16": Path("metrics/train_head")}
 
 PREDICTIONS = Path("data/predictions")

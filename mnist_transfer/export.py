@@ -1,0 +1,37 @@
+"""One model whole, in one file, for use outside this project: raw 28x28 uint8 digits in,
+ten probabilities out. The pipeline stores VGG16's frozen backbone once, beside its
+features, and each experiment only its head; this puts the two together.
+
+    python -m mnist_transfer.export vgg16 -o vgg16.keras
+    python -c "import keras; keras.models.load_model('vgg16.keras', safe_mode=True)"
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from mnist_transfer import predict
+from mnist_transfer.pipeline import paths
+from mnist_transfer.pipeline.errors import InputError, run_stage
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mnist_transfer.export", description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=predict.MODEL_NAMES)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the .keras file to write")
+    parser.add_argument(
+        "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras, head.keras"
+    )
+    parser.add_argument("--extractor", type=Path, default=paths.EXTRACTOR, help="VGG16's frozen extractor")
+    args = parser.parse_args(argv)
+    if args.output.suffix != ".keras":
+        raise InputError(f"{args.output}: the output must end in .keras, Keras' own format")
+    model = predict.classifiers([args.model], args.models, args.extractor)[args.model]
+    from mnist_transfer import model_files
+
+    model_files.save(model, args.output)
+    print(f"export: {args.model} whole, raw digits in, saved {args.output}")
+
+
+if __name__ == "__main__":
+    run_stage(lambda: main(sys.argv[1:]))
