@@ -16,6 +16,7 @@ line naming the seeds that did not finish and the command that runs only those.
 
 import argparse
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -38,8 +39,13 @@ PENDING = ("Queued", "Running")
 def dvc(*args: str) -> subprocess.CompletedProcess:
     """A dvc command's exit status and output. Its output goes through a file, not a pipe:
     `dvc queue start` leaves workers behind that would hold a pipe open until the queue is done."""
+    # The queue's workers are started as `dvc` from PATH: this interpreter's own, even when
+    # its environment is not activated.
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with tempfile.TemporaryFile("w+") as output:
-        result = subprocess.run([sys.executable, "-m", "dvc", *args], stdout=output, stderr=output, check=False)
+        result = subprocess.run(
+            [sys.executable, "-m", "dvc", *args], stdout=output, stderr=output, env=env, check=False
+        )
         output.seek(0)
         return subprocess.CompletedProcess(result.args, result.returncode, output.read(), "")
 
