@@ -4,7 +4,7 @@ its charts stay blank offline), and the same charts as PNGs for the README, rend
 offline by vl-convert.
 
     python -m mnist_transfer.offline_plots template     # .dvc/offline_plots.html, named in .dvc/config
-    python -m mnist_transfer.offline_plots pngs         # metrics/plots/*.png, this workspace's charts
+    python -m mnist_transfer.offline_plots pngs         # metrics/plots/*.png, this workspace's charts and grid
     python -m mnist_transfer.offline_plots screenshot   # metrics/plots/offline_page.png (needs chromium)
 
 `make setup` writes the template; `make plots` the PNGs and the screenshot.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from mnist_transfer.pipeline import atomic
+from mnist_transfer.pipeline import atomic, paths
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 # Where `.dvc/config` (plots.html_template, relative to .dvc/) expects the template.
@@ -150,6 +150,10 @@ def main(argv: list[str]) -> None:
     elif args.what == "pngs":
         for path in write_pngs(json.loads(dvc_plots("show", "--json")), PNG_FOLDER):
             print(f"offline_plots: {path}")
+        # The grid of disagreements too, so that every picture shown comes from this one run.
+        grid = PNG_FOLDER / paths.ERRORS_GRID.name
+        atomic.write_bytes(grid, paths.ERRORS_GRID.read_bytes())
+        print(f"offline_plots: {grid}")
     else:
         with tempfile.TemporaryDirectory() as folder:
             dvc_plots("show", "-o", folder)

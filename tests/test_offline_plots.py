@@ -113,9 +113,15 @@ def test_the_charts_come_out_as_pngs(plotted):
     assert written == [
         "confusion_matrix_cnn.png",
         "confusion_matrix_vgg16_head.png",
+        "disagreements.png",
+        "training_accuracy_within_the_epochs.png",
         "training_loss_per_epoch.png",
+        "training_loss_within_the_epochs.png",
         "validation_accuracy_per_epoch.png",
     ], result.stdout
+    assert (plotted / "metrics/plots/disagreements.png").read_bytes() == (
+        plotted / "data/disagreements.png"
+    ).read_bytes()
     for name in written:
         with Image.open(plotted / "metrics/plots" / name) as image:
             assert image.format == "PNG" and min(image.size) > 200
