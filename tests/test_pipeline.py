@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from tests.conftest import commit_all, copy_project, dvc, git, run, sha256, stage, stages_run, tree_digest
 
@@ -138,31 +137,6 @@ def test_a_new_seed_is_a_new_split_and_never_runs_vgg16_again(pipeline_copy):
     assert sha256(pipeline_copy / "data/prepared/images.npz") == images
     assert tree_digest(pipeline_copy / "data/features") == features
     assert sha256(pipeline_copy / "data/prepared/split.npz") != split
-
-
-def test_a_queued_seed_sweep_runs_two_at_a_time_and_extracts_features_zero_times(pipeline_copy):
-    result = run([sys.executable, "-m", "mnist_transfer.sweep", "--seeds", "range(0,3)"], pipeline_copy)
-    assert "sweep: 3 experiments queued" in result.stdout
-    assert "sweep: 3 of 3 done, 0 failed" in result.stdout
-    shown = pd.read_csv(io.StringIO(dvc(pipeline_copy, "exp", "show", "--csv")))
-    swept = shown[shown["Experiment"].notna()]
-    assert sorted(swept["seed"]) == [0, 1, 2]
-    for name in swept["Experiment"]:
-        log = dvc(pipeline_copy, "queue", "logs", name)
-        assert "Running stage 'extract_features'" not in log
-        assert "Stage 'extract_features' didn't change, skipping" in log
-
-    # The summary the sweep printed, read again as CSV: one group, the three seeds.
-    summary = pd.read_csv(
-        io.StringIO(run([sys.executable, "-m", "mnist_transfer.summary", "--csv"], pipeline_copy).stdout)
-    )
-    assert len(summary) == 1
-    row = summary.iloc[0]
-    assert (row["n"], row["seeds"]) == (3, "0 1 2")
-    for figure in ("cnn.accuracy", "vgg16.accuracy", "disagreements"):
-        assert row[f"{figure} mean"] == pytest.approx(swept[figure].mean())
-        assert row[f"{figure} sd"] == pytest.approx(swept[figure].std(ddof=1))
-        assert row[f"{figure} min"] == pytest.approx(swept[figure].min())
 
 
 def test_a_sweep_dvc_rejects_is_one_line_and_queues_nothing(pipeline_copy):
