@@ -33,7 +33,8 @@ from mnist_transfer.pipeline.errors import InputError, run_stage
 POLL_S = 5
 # Two polls in a row must agree that the workers are gone: a worker takes a moment to start.
 STALE_POLLS = 2
-PENDING = ("Queued", "Running")
+# A task is done once the queue says so; between Running and Success it may be briefly missing.
+DONE = ("Success", "Failed")
 
 
 def dvc(*args: str) -> subprocess.CompletedProcess:
@@ -173,7 +174,7 @@ def run(sweep: Sweep, experiments: dict[str, int], *, first_alone: bool, clock: 
     while True:
         status = queue_status()
         states = {name: status.get(name, "Missing") for name in experiments}
-        pending = [name for name, state in states.items() if state in PENDING]
+        pending = [name for name, state in states.items() if state not in DONE]
         failed = sum(state == "Failed" for state in states.values())
         progress = (len(experiments) - len(pending), failed)
         if progress != shown:
