@@ -31,22 +31,37 @@ from mnist_transfer.pipeline import params
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 POLL_S = 5
+# No call into DVC may hang the sweep: its queue status can block for good on a task whose
+# worker was killed. A call past this is one stale poll, or the end of the sweep.
+DVC_TIMEOUT_S = 120
 # Two polls in a row must agree that the workers are gone: a worker takes a moment to start.
 STALE_POLLS = 2
 # A task is done once the queue says so; between Running and Success it may be briefly missing.
 DONE = ("Success", "Failed")
 
 
+class DvcTimeout(Exception):
+    """A dvc command did not answer within DVC_TIMEOUT_S."""
+
+
 def dvc(*args: str) -> subprocess.CompletedProcess:
-    """A dvc command's exit status and output. Its output goes through a file, not a pipe:
-    `dvc queue start` leaves workers behind that would hold a pipe open until the queue is done."""
+    """A dvc command's exit status and output, within DVC_TIMEOUT_S. Its output goes through
+    a file, not a pipe: `dvc queue start` leaves workers behind that would hold a pipe open."""
     # The queue's workers are started as `dvc` from PATH: this interpreter's own, even when
     # its environment is not activated.
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     with tempfile.TemporaryFile("w+") as output:
-        result = subprocess.run(
-            [sys.executable, "-m", "dvc", *args], stdout=output, stderr=output, env=env, check=False
-        )
+        try:
+            result = subprocess.run(
+                [sys.executable, "-m", "dvc", *args],
+                stdout=output,
+                stderr=output,
+                env=env,
+                timeout=DVC_TIMEOUT_S,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise DvcTimeout(f"dvc {' '.join(args)} did not answer within {DVC_TIMEOUT_S} s") from None
         output.seek(0)
         return subprocess.CompletedProcess(result.args, result.returncode, output.read(), "")
 
@@ -100,10 +115,10 @@ def queue(sweep: Sweep, seeds: str) -> dict[str, int]:
 
 def queue_status() -> dict[str, str]:
     """Every task the queue knows, by name: Queued, Running, Success or Failed."""
-    from dvc.repo import Repo
-
-    with Repo() as repo:
-        return {task["name"] or task["rev"][:7]: task["status"] for task in repo.experiments.celery_queue.status()}
+    rows = dvc("queue", "status").stdout.splitlines()
+    # "Task  Name  Created  Status" rows, then a blank line and the workers' count.
+    tasks = [row.split() for row in rows[1:] if row.strip() and not row.startswith("Worker status")]
+    return {columns[1]: columns[-1] for columns in tasks if len(columns) >= 4}
 
 
 def worker_prefix(root: str = ".") -> str:
@@ -172,7 +187,10 @@ def run(sweep: Sweep, experiments: dict[str, int], *, first_alone: bool, clock: 
     dvc_or_fail("queue", "start", "-j", "1" if first_alone else str(sweep.jobs))
     parallel, restarted, stale_polls, shown = not first_alone, False, 0, None
     while True:
-        status = queue_status()
+        try:
+            status = queue_status()
+        except DvcTimeout:
+            status = {}  # unknown: counts towards a stale poll below, unless workers are busy
         states = {name: status.get(name, "Missing") for name in experiments}
         pending = [name for name, state in states.items() if state not in DONE]
         failed = sum(state == "Failed" for state in states.values())
@@ -237,5 +255,12 @@ def main(argv: list[str]) -> None:
     summary.main([])
 
 
+def main_or_one_line(argv: list[str]) -> None:
+    try:
+        main(argv)
+    except DvcTimeout as error:
+        raise InputError(f"sweep: {error}; see dvc queue status, then run the sweep again") from None
+
+
 if __name__ == "__main__":
-    run_stage(lambda: main(sys.argv[1:]))
+    run_stage(lambda: main_or_one_line(sys.argv[1:]))

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
 from mnist_transfer import sweep as sweep_module
 from tests.conftest import dvc, run
@@ -28,20 +29,32 @@ def sweep(repo: Path, *args: str) -> subprocess.Popen:
 
 
 def queue_states(repo: Path) -> list[str]:
-    return [line.split()[-1] for line in dvc(repo, "queue", "status").splitlines()[1:] if line.strip()]
+    status = run([sys.executable, "-m", "dvc", "queue", "status"], repo, timeout=120).stdout
+    return [line.split()[-1] for line in status.splitlines()[1:] if line.strip() and "Worker status" not in line]
+
+
+def experiment_running(repo: Path) -> bool:
+    """Whether one of the repository's experiments is running: `dvc exp exec-run` on its
+    info file (found from the processes, not from `dvc queue status`, which a killed worker
+    can leave hanging)."""
+    return any(
+        "exec-run" in (process.info["cmdline"] or []) and any(str(repo) in arg for arg in process.info["cmdline"])
+        for process in psutil.process_iter(["cmdline"])
+    )
 
 
 def kill_workers_once_running(repo: Path, process: subprocess.Popen, timeout: float = 300) -> float:
     """SIGKILL every queue worker as soon as an experiment runs; when it happened."""
+    prefix = sweep_module.worker_prefix(str(repo))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
-        if "Running" in queue_states(repo):
-            killed = sweep_module.workers(sweep_module.worker_prefix(str(repo)))
+        if experiment_running(repo):
+            killed = sweep_module.workers(prefix)
             if killed:
                 for worker in killed:
                     worker.send_signal(signal.SIGKILL)
                 return time.monotonic()
-        time.sleep(1)
+        time.sleep(0.5)
     raise AssertionError(f"no experiment ran within {timeout} s")
 
 
