@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from mnist_transfer import predict
-from mnist_transfer.pipeline import paths
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 
@@ -19,10 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mnist_transfer.export", description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=predict.MODEL_NAMES)
     parser.add_argument("-o", "--output", type=Path, required=True, help="the .keras file to write")
-    parser.add_argument(
-        "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras, head.keras"
-    )
-    parser.add_argument("--extractor", type=Path, default=paths.EXTRACTOR, help="VGG16's frozen extractor")
+    predict.add_model_arguments(parser)
     args = parser.parse_args(argv)
     if args.output.suffix != ".keras":
         raise InputError(f"{args.output}: the output must end in .keras, Keras' own format")

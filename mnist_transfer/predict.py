@@ -172,6 +172,16 @@ def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, ext
     return {name: models.vgg16(*parts) if name == "vgg16" else parts[0] for name, parts in loaded.items()}
 
 
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--models and --extractor: where `classifiers` finds the files, for every command that loads them."""
+    parser.add_argument(
+        "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras and head.keras"
+    )
+    parser.add_argument(
+        "--extractor", type=Path, default=paths.EXTRACTOR, help=f"VGG16's frozen extractor (default {paths.EXTRACTOR})"
+    )
+
+
 def predictions_table(items: list[Item], probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per digit read: its file and row, and each model's label and probability."""
     read = [item for item in items if item.error is None]
@@ -196,12 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
     parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
     parser.add_argument("--kaggle", choices=MODEL_NAMES, help="write ImageId,Label of this model only")
-    parser.add_argument(
-        "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras and head.keras"
-    )
-    parser.add_argument(
-        "--extractor", type=Path, default=paths.EXTRACTOR, help=f"VGG16's frozen extractor (default {paths.EXTRACTOR})"
-    )
+    add_model_arguments(parser)
     args = parser.parse_args(argv)
 
     items = read_inputs(args.inputs)
