@@ -10,13 +10,12 @@ import numpy as np
 import tensorflow as tf
 
 from bench.timing import REPEATS, best_of
-from mnist_transfer import backbone
-from mnist_transfer.sources import vgg16_weights
+from mnist_transfer import backbone, catalog
+from mnist_transfer.sources import backbone_weights
+from stages.extract_features import made_with
 
 IMAGES = 4096  # 16 full batches at the default batch size
 MNIST_IMAGES = 70_000
-# Where else `backbone.layer` and `backbone.input_size` may take the features from.
-VARIANTS = (("block5_pool", 48), ("block4_pool", 48), ("block3_pool", 48), ("block3_pool", 32))
 
 
 def conv_flops(layer: keras.layers.Layer) -> int:
@@ -41,14 +40,15 @@ def taps_on_image(size: int, kernel: int) -> int:
 def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
     """The stage's extractor (raw digits -> features), and the frozen convolution base in it,
     up to `backbone.layer`."""
-    conv_base, _ = vgg16_weights.conv_base(settings["weights"], settings["input_size"])
-    model = backbone.feature_extractor(conv_base, settings["preprocess"], settings["layer"], settings["precision"])
-    return model, model.get_layer(f"vgg16_to_{settings['layer']}")
+    made = made_with(settings)
+    conv_base, _ = backbone_weights.conv_base(settings["name"], settings["weights"], made["input_size"])
+    model = backbone.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
+    return model, model.get_layer(f"{conv_base.name}_to_{made['layer']}")
 
 
 def scaling(model: keras.Model, settings: dict) -> keras.Model:
     """Everything in the extractor before the convolution base: resize, grey to RGB, preprocess."""
-    return keras.Model(model.input, model.get_layer(f"{settings['preprocess']}_preprocess").output)
+    return keras.Model(model.input, model.get_layer(f"{made_with(settings)['scaling']}_preprocess").output)
 
 
 def flops_per_image(conv_base: keras.Model) -> int:
@@ -87,7 +87,7 @@ def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
 
 
 def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tuple[str, str]]:
-    size, batch = settings["input_size"], settings["batch_size"]
+    size, batch = made_with(settings)["input_size"], settings["batch_size"]
     rate, flops, _ = throughput(images[:IMAGES], settings)
     achieved = rate * flops / 1e9
     yardstick = max(peaks, key=peaks.get)
@@ -101,12 +101,11 @@ def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tu
             f"{achieved / peaks[yardstick]:.0%} of {yardstick} ({peaks[yardstick]:.0f} GFLOP/s)",
         ),
     ]
-    for layer, input_size in VARIANTS:
-        variant = {**settings, "layer": layer, "input_size": input_size}
-        rate, flops, values = throughput(images[:IMAGES], variant)
+    for layer in catalog.BACKBONES[settings["name"]].cuts:  # where else the features may be taken
+        rate, flops, values = throughput(images[:IMAGES], {**settings, "layer": layer})
         out.append(
             (
-                f"extract_features up to {layer} at {input_size}px",
+                f"extract_features up to {layer} at {size}px",
                 f"{rate:.0f} images/s, {flops / 1e9:.3f} GFLOP and {values:,} feature values per image; "
                 f"{MNIST_IMAGES:,} images in {MNIST_IMAGES / rate:.0f} s",
             )

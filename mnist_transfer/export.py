@@ -1,8 +1,8 @@
 """One model whole, in one file, for use outside this project: raw 28x28 uint8 digits in,
-ten probabilities out. The pipeline stores VGG16's frozen backbone once, beside its
+ten probabilities out. The pipeline stores the frozen backbone once, beside its
 features, and each experiment only its head; this puts the two together.
 
-    python -m mnist_transfer.export vgg16 -o vgg16.keras
+    python -m mnist_transfer.export transfer -o vgg16.keras
     python -c "import keras; keras.models.load_model('vgg16.keras', safe_mode=True)"
 """
 

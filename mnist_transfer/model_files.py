@@ -9,6 +9,8 @@ import keras
 
 from mnist_transfer.pipeline import atomic
 
+PREDICT_BATCH = 500  # digits per forward pass when a model predicts: memory, not results
+
 
 def save(model: keras.Model, path: Path) -> None:
     """`model.save`, atomically, without what Keras writes that changes from run to run

@@ -17,11 +17,15 @@ if TYPE_CHECKING:
 CLASSES = 10
 
 
+def digits_input() -> keras.KerasTensor:
+    return keras.Input(digits.SHAPE, dtype="uint8", name="digits")
+
+
 def cnn(augment: bool) -> keras.Model:
     """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
     Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
     which Keras applies in training only."""
-    raw = digits.digits_input()
+    raw = digits_input()
     x = layers.Rescaling(1 / 255)(raw)
     x = layers.Reshape((*digits.SHAPE, 1))(x)
     if augment:
@@ -60,11 +64,12 @@ def head(
     return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
 
 
-def vgg16(extractor: keras.Model, head: keras.Model) -> keras.Model:
-    """VGG16 as one classifier, as the CNN is: raw digits -> the frozen backbone up to its
-    layer (`backbone.feature_extractor`) -> the trained head -> ten probabilities."""
-    raw = digits.digits_input()
-    return keras.Model(raw, head(extractor(raw)), name="vgg16_classifier")
+def transfer(extractor: keras.Model, head: keras.Model) -> keras.Model:
+    """The transfer model as one classifier, as the CNN is: raw digits -> the frozen
+    backbone up to its layer (`backbone.feature_extractor`) -> the trained head -> ten
+    probabilities."""
+    raw = digits_input()
+    return keras.Model(raw, head(extractor(raw)), name="transfer_classifier")
 
 
 OPTIMIZERS = {

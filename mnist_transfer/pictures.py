@@ -13,8 +13,6 @@ GRID_SCALE = 3
 GRID_MARGIN = 8
 GRID_HEADER = 56
 RIGHT, WRONG = (0, 110, 0), (200, 0, 0)
-# How the captions name the models.
-DISPLAY_NAMES = {"cnn": "CNN", "vgg16": "VGG16"}
 
 
 def model_columns(rows: pd.DataFrame) -> list[str]:
@@ -37,14 +35,14 @@ def digit_jpeg(image: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def grid_title(rows: pd.DataFrame, wrong: dict[str, int]) -> str:
-    names = [DISPLAY_NAMES.get(name, name) for name in wrong]
-    counts = [f"{DISPLAY_NAMES.get(name, name)} wrong on {n}" for name, n in wrong.items()]
+def grid_title(wrong: dict[str, int], titles: dict[str, str]) -> str:
+    """ "the CNN and VGG16 disagree: CNN wrong on 102, VGG16 on 418", models named by `titles`."""
+    counts = [f"{titles[name]} wrong on {n}" for name, n in wrong.items()]
     counts[1:] = [text.replace(" wrong", "", 1) for text in counts[1:]]
-    return f"{len(rows)} test digits where the {' and '.join(names)} disagree: {', '.join(counts)}"
+    return f"the {' and '.join(titles[name] for name in wrong)} disagree: {', '.join(counts)}"
 
 
-def grid_png(images: np.ndarray, rows: pd.DataFrame, columns: int, title: str) -> bytes:
+def grid_png(images: np.ndarray, rows: pd.DataFrame, columns: int, titles: dict[str, str], title: str) -> bytes:
     """All disagreements in one picture, each captioned: label, then each model's
     prediction, a wrong one in red."""
     models = model_columns(rows)
@@ -54,8 +52,9 @@ def grid_png(images: np.ndarray, rows: pd.DataFrame, columns: int, title: str) -
     lines = max(1, math.ceil(len(rows) / columns))
     canvas = Image.new("RGB", (GRID_MARGIN + columns * cell_width, GRID_HEADER + lines * cell_height), "white")
     draw = ImageDraw.Draw(canvas)
-    draw.text((GRID_MARGIN, 8), title, fill="black", font=ImageFont.load_default(size=16))
-    legend = ", ".join(["true label", *(DISPLAY_NAMES.get(name, name) for name in models)])
+    heading = f"{len(rows)} test digits where {title}"
+    draw.text((GRID_MARGIN, 8), heading, fill="black", font=ImageFont.load_default(size=16))
+    legend = ", ".join(["true label", *(titles[name] for name in models)])
     draw.text((GRID_MARGIN, 30), f"under each digit: {legend} (a wrong prediction in red)", fill="black", font=font)
     for i, row in enumerate(rows.itertuples(index=False)):
         x = GRID_MARGIN + (i % columns) * cell_width

@@ -23,13 +23,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from mnist_transfer import digits, framing
+from mnist_transfer import catalog, digits, framing, kaggle
 from mnist_transfer.pipeline import atomic, paths
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 PIXELS = [f"pixel{i}" for i in range(digits.SHAPE[0] * digits.SHAPE[1])]
 KAGGLE_COLUMNS = (PIXELS, ["label", *PIXELS])
-PREDICT_BATCH = 256
 
 
 @dataclass(frozen=True)
@@ -150,16 +149,16 @@ def read_inputs(names: list[str]) -> list[Item]:
     return items
 
 
-MODEL_NAMES = tuple(paths.MODELS)
+MODEL_NAMES = tuple(catalog.MODELS)
 
 
 def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, extractor: Path = paths.EXTRACTOR) -> dict:
-    """Each model named whole, raw digits in: the CNN as saved in `folder`; VGG16 as its
-    frozen extractor (stored once, beside the features it made) with the head from
-    `folder` on it. TensorFlow loads only now."""
+    """Each model named whole, raw digits in: the CNN as saved in `folder`; the transfer
+    model as its frozen extractor (stored once, beside the features it made) with the head
+    from `folder` on it. TensorFlow loads only now."""
     needed = {name: [folder / paths.MODELS[name].name] for name in names}
-    if "vgg16" in needed:
-        needed["vgg16"].insert(0, extractor)
+    if "transfer" in needed:
+        needed["transfer"].insert(0, extractor)
     for path in (path for files in needed.values() for path in files):
         if not path.is_file():
             raise InputError(
@@ -169,7 +168,7 @@ def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, ext
     from mnist_transfer import model_files, models
 
     loaded = {name: [model_files.load(path) for path in files] for name, files in needed.items()}
-    return {name: models.vgg16(*parts) if name == "vgg16" else parts[0] for name, parts in loaded.items()}
+    return {name: models.transfer(*parts) if name == "transfer" else parts[0] for name, parts in loaded.items()}
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -178,7 +177,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras and head.keras"
     )
     parser.add_argument(
-        "--extractor", type=Path, default=paths.EXTRACTOR, help=f"VGG16's frozen extractor (default {paths.EXTRACTOR})"
+        "--extractor",
+        type=Path,
+        default=paths.EXTRACTOR,
+        help=f"the frozen backbone's extractor (default {paths.EXTRACTOR})",
     )
 
 
@@ -196,7 +198,7 @@ def kaggle_table(items: list[Item], probabilities: np.ndarray) -> pd.DataFrame:
     """Kaggle's submission format: ImageId (each input's place among all inputs, from 1,
     so an input that failed leaves its number out) and Label."""
     image_ids = [n for n, item in enumerate(items, start=1) if item.error is None]
-    return pd.DataFrame({"ImageId": image_ids, "Label": probabilities.argmax(axis=1)})
+    return kaggle.submission(image_ids, probabilities.argmax(axis=1))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,9 +219,12 @@ def main(argv: list[str] | None = None) -> int:
     if read:
         names = [args.kaggle] if args.kaggle else list(MODEL_NAMES)
         batch = np.stack(read)
+        loaded = classifiers(names, args.models, args.extractor)
+        from mnist_transfer import model_files
+
         probabilities = {
-            name: model.predict(batch, batch_size=PREDICT_BATCH, verbose=0)
-            for name, model in classifiers(names, args.models, args.extractor).items()
+            name: model.predict(batch, batch_size=model_files.PREDICT_BATCH, verbose=0)
+            for name, model in loaded.items()
         }
         if args.kaggle:
             table = kaggle_table(items, probabilities[args.kaggle])

@@ -7,9 +7,6 @@ from mnist_transfer import images
 from mnist_transfer.pipeline import paths
 from mnist_transfer.pipeline.errors import InputError
 
-# What each model takes: the CNN reads digits, VGG16's head the backbone's features.
-MODEL_INPUTS = {"cnn": "images", "vgg16": "features"}
-
 
 def split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) into `labels`: disjoint, stratified, the same for the same seed."""

@@ -16,7 +16,7 @@ import pandas as pd
 from mnist_transfer.pipeline import params
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
-FIGURES = ("cnn.accuracy", "vgg16.accuracy", "disagreements")
+FIGURES = ("cnn.accuracy", "transfer.accuracy", "disagreements")
 STATISTICS = ("mean", "sd", "min", "max")
 
 

@@ -1,49 +1,46 @@
-"""evaluate: both models on the 10,000 test images (the CNN from the images, the head from
-the cached test features): Kaggle-format predictions, the data for the confusion
-matrices, metrics/evaluate.json with the blog's counts and where the data and weights
-came from, and metrics/per_class.json."""
+"""evaluate: both models on the 10,000 test images (the CNN from the images, the transfer
+model's head from the cached test features): Kaggle-format predictions, the data for the
+confusion matrices, metrics/evaluate.json with the blog's counts and where the data and
+the backbone's weights came from, and metrics/per_class.json."""
 
 import json
 
 import numpy as np
 import pandas as pd
 
-from mnist_transfer import comparison, determinism, model_files, splits
+from mnist_transfer import catalog, comparison, determinism, kaggle, model_files, splits
 from mnist_transfer.pipeline import atomic, paths
 from mnist_transfer.pipeline.errors import run_stage
-
-PREDICT_BATCH = 500
-
-
-def kaggle_csv(predicted: np.ndarray) -> str:
-    return pd.DataFrame({"ImageId": np.arange(1, len(predicted) + 1), "Label": predicted}).to_csv(index=False)
 
 
 def predict(name: str) -> tuple[np.ndarray, np.ndarray]:
     """Model `name`'s predicted labels on the test split, and the true labels."""
-    inputs, labels = splits.load("test", splits.MODEL_INPUTS[name])
-    probabilities = model_files.load(paths.MODELS[name]).predict(inputs, batch_size=PREDICT_BATCH, verbose=0)
-    return probabilities.argmax(axis=1), labels
+    inputs, labels = splits.load("test", catalog.MODELS[name].inputs)
+    model = model_files.load(paths.MODELS[name])
+    return model.predict(inputs, batch_size=model_files.PREDICT_BATCH, verbose=0).argmax(axis=1), labels
 
 
 def main() -> None:
     determinism.make_deterministic()
     data = json.loads(paths.RAW_PROVENANCE.read_text())
-    weights = json.loads(paths.FEATURES_WEIGHTS.read_text())
+    backbone = json.loads(paths.FEATURES_WEIGHTS.read_text())
     predictions = {}
-    for name in paths.MODELS:
+    for name in catalog.MODELS:
         predictions[name], labels = predict(name)
 
-    side_by_side = pd.DataFrame({"ImageId": np.arange(1, len(labels) + 1), "actual": labels, **predictions})
+    image_ids = np.arange(1, len(labels) + 1)
+    side_by_side = pd.DataFrame({"ImageId": image_ids, "actual": labels, **predictions})
     with atomic.replacing(paths.PREDICTIONS) as folder:
         folder.mkdir()
         for name, predicted in predictions.items():
-            (folder / paths.PREDICTIONS_CSV[name].name).write_text(kaggle_csv(predicted))
+            csv = folder / paths.predictions_csv(name, backbone["name"]).name
+            csv.write_text(kaggle.submission(image_ids, predicted).to_csv(index=False))
         (folder / paths.COMPARISON_CSV.name).write_text(side_by_side.to_csv(index=False))
 
     metrics = comparison.compare(labels, predictions)
     metrics["data"] = {"route": data["route"], "sha256": data["sha256"]}
-    metrics["weights"] = weights
+    # Not "backbone": `dvc exp show` would then prefix the params of the same names with their file.
+    metrics["features"] = backbone
     atomic.write_json(paths.METRICS, metrics)
     atomic.write_json(paths.PER_CLASS_METRICS, {"per_class": comparison.per_class(labels, predictions)})
     for name in predictions:

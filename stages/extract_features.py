@@ -1,41 +1,65 @@
-"""extract_features: the frozen VGG16 convolution base, up to `backbone.layer`, run once
-over every prepared image (never over a split: the features belong to the images), batch
-by batch, written to data/features/{train,test}.npy as it goes (one row per image, in
-image order), with a record of the weights and layer that made them, and the frozen
+"""extract_features: the frozen backbone (`backbone.name`), up to `backbone.layer`, run
+once over every prepared image (never over a split: the features belong to the images),
+batch by batch, written to data/features/{train,test}.npy as it goes (one row per image,
+in image order), with a record of the weights and layer that made them, and the frozen
 extractor itself (data/features/extractor.keras), stored here once for every head."""
 
+import time
+
+from mnist_transfer import catalog
+from mnist_transfer.cost import Cost
 from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
 
-# What the features' record says of how they were made, beside the weights.
-RECORDED = ("layer", "input_size", "preprocess", "precision", "feature_dtype")
+
+def made_with(settings: dict) -> dict:
+    """What the features' record says of how they were made, beside the weights: the
+    params, with null resolved to what it means for this backbone."""
+    name = settings["name"]
+    return {
+        "layer": catalog.cut(name, settings["layer"]),
+        "input_size": catalog.input_size(name, settings["input_size"]),
+        "preprocess": settings["preprocess"],
+        "scaling": catalog.scaling(name, settings["preprocess"]),
+        "precision": settings["precision"],
+        "feature_dtype": settings["feature_dtype"],
+    }
 
 
 def main() -> None:
+    cost = Cost("extraction")
     settings = params.load("extract_features")["backbone"]
+    made = made_with(settings)
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
     from mnist_transfer import backbone, determinism, images, model_files
-    from mnist_transfer.sources import vgg16_weights
+    from mnist_transfer.sources import backbone_weights
 
     backbone.check_precision(settings["precision"])
     determinism.make_deterministic()
-    conv_base, weights = vgg16_weights.conv_base(settings["weights"], settings["input_size"])
-    extractor = backbone.feature_extractor(conv_base, settings["preprocess"], settings["layer"], settings["precision"])
+    conv_base, weights = backbone_weights.conv_base(settings["name"], settings["weights"], made["input_size"])
+    extractor = backbone.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
     print(
-        f"extract_features: VGG16 at {settings['input_size']}px up to {settings['layer']} in {settings['precision']}, "
-        f"{settings['preprocess']} preprocessing, weights {weights['name']} by {weights['route']}"
+        f"extract_features: {catalog.BACKBONES[settings['name']].title} at {made['input_size']}px up to "
+        f"{made['layer']} in {made['precision']}, {made['scaling']} scaling, "
+        f"weights {weights['name']} by {weights['route']}"
     )
+    extracted, extracting_s = 0, 0.0
     with atomic.replacing(paths.FEATURES) as folder:
         folder.mkdir()
         for part in images.PARTS:
             digits, _ = images.read(part)
             print(f"{part}: {len(digits)} images")
+            start = time.perf_counter()
             shape = backbone.extract(
                 extractor, digits, settings["batch_size"], folder / paths.features(part).name, settings["feature_dtype"]
             )
-        record = {**weights, **{key: settings[key] for key in RECORDED}}
-        atomic.write_json(folder / paths.FEATURES_WEIGHTS.name, record)
+            extracted, extracting_s = extracted + len(digits), extracting_s + time.perf_counter() - start
+        atomic.write_json(folder / paths.FEATURES_WEIGHTS.name, {**weights, **made})
         model_files.save(extractor, folder / paths.EXTRACTOR.name)
+    features_mib = sum(paths.features(part).stat().st_size for part in images.PARTS) / 2**20
+    cost.write(
+        paths.EXTRACTION_COST, images_per_s=round(extracted / extracting_s, 1), features_mib=round(features_mib, 1)
+    )
     print(f"extract_features: {shape} features per image ({settings['feature_dtype']}) in {paths.FEATURES}")
 
 

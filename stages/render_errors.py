@@ -1,16 +1,19 @@
 """render_errors: a picture of every test digit on which the two models disagree, named as
-the blog named them, {index}_{label}_{cnn}_{vgg16}.jpg, and one captioned grid of them all."""
+the blog named them, {index}_{label}_{cnn}_{vgg16}.jpg (the transfer model's prediction
+last, whatever its backbone), and one captioned grid of them all."""
 
 import pandas as pd
 
-from mnist_transfer import comparison, images, pictures
+from mnist_transfer import catalog, comparison, images, pictures
 from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
 
 
 def main() -> None:
-    columns = params.load("render_errors")["render"]["grid_columns"]
-    predictions = {name: pd.read_csv(csv)["Label"].to_numpy() for name, csv in paths.PREDICTIONS_CSV.items()}
+    p = params.load("render_errors")
+    titles = {"cnn": "CNN", "transfer": catalog.BACKBONES[p["backbone"]["name"]].title}
+    table = pd.read_csv(paths.COMPARISON_CSV)
+    predictions = {name: table[name].to_numpy() for name in catalog.MODELS}
     digits, labels = images.read("test")
     rows = comparison.disagreements(labels, predictions)
     wrong = {name: comparison.wrong_among(rows, name) for name in predictions}
@@ -19,10 +22,11 @@ def main() -> None:
         folder.mkdir()
         for _, row in rows.iterrows():
             (folder / pictures.error_name(row)).write_bytes(pictures.digit_jpeg(digits[row["index"]]))
-    atomic.write_bytes(paths.ERRORS_GRID, pictures.grid_png(digits, rows, columns, pictures.grid_title(rows, wrong)))
+    grid = pictures.grid_png(digits, rows, p["render"]["grid_columns"], titles, pictures.grid_title(wrong, titles))
+    atomic.write_bytes(paths.ERRORS_GRID, grid)
     print(f"render_errors: {len(rows)} disagreements in {paths.ERRORS}/")
     for name, count in wrong.items():
-        print(f"err_{pictures.DISPLAY_NAMES.get(name, name)}: {count}")
+        print(f"err_{titles[name]}: {count}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """train_head: the blog's dense head on the cached backbone features (never on images,
-never running VGG16), saved as data/models/head.keras, with its curves. The frozen
+never running the backbone), saved as data/models/head.keras, with its curves. The frozen
 backbone is not stored again: it lies once beside the features that it made
 (data/features/extractor.keras), and `predict` puts the two together."""
 
@@ -8,24 +8,34 @@ import math
 
 import numpy as np
 
+from mnist_transfer import catalog
+from mnist_transfer.cost import Cost
 from mnist_transfer.pipeline import params, paths
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 # What the features record of how they were made, and the params that must still say so.
-FEATURES_MADE_WITH = ("weights", "layer", "input_size", "preprocess", "precision")
+FEATURES_MADE_WITH = ("name", "weights", "layer", "input_size", "preprocess", "precision")
 ADAPT_BATCH = 1024  # rows per step while the Normalization layer learns the features' statistics
 # The first Dense layer's weights: with their gradients and RMSprop's state, about 3 GiB.
 FIRST_LAYER_WEIGHTS_MAX = 2**28
 
 
 def check_features_match(settings: dict, record: dict) -> None:
-    """The backbone params still name the backbone that made the features."""
+    """The backbone params still name the backbone that made the features (null resolved
+    as extract_features resolves it; features made before backbones had names are VGG16's)."""
+    name = settings["name"]
+    wanted = {
+        **settings,
+        "layer": catalog.cut(name, settings["layer"]),
+        "input_size": catalog.input_size(name, settings["input_size"]),
+    }
+    made_with = record if "weights" in record else {**record, "name": "vgg16", "weights": record["name"]}
     for key in FEATURES_MADE_WITH:
-        made = record["name"] if key == "weights" else record[key]
-        if made != settings[key]:
+        made = made_with[key]
+        if made != wanted[key]:
             raise InputError(
                 f"{paths.FEATURES_WEIGHTS}: the features were made with backbone.{key} {made!r}, params.yaml "
-                f"now says {settings[key]!r}; run dvc repro (or python -m stages.extract_features) first"
+                f"now says {wanted[key]!r}; run dvc repro (or python -m stages.extract_features) first"
             )
 
 
@@ -42,6 +52,7 @@ def check_head_fits(units: int, features_per_image: int) -> None:
 
 
 def main() -> None:
+    cost = Cost("head")
     p = params.load("train_head")
     check_features_match(p["backbone"], json.loads(paths.FEATURES_WEIGHTS.read_text()))
     check_head_fits(p["head"]["units"], math.prod(np.load(paths.features("train"), mmap_mode="r").shape[1:]))
@@ -61,9 +72,10 @@ def main() -> None:
         train,
         val,
         training.Recipe(epochs, head["batch_size"], head["learning_rate"], head["optimizer"]),
-        model_path=paths.MODELS["vgg16"],
-        curves=paths.CURVES["vgg16"],
+        model_path=paths.MODELS["transfer"],
+        curves=paths.CURVES["transfer"],
     )
+    cost.write(paths.HEAD_COST)
 
 
 if __name__ == "__main__":

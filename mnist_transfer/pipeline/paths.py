@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from mnist_transfer import catalog
+
 RAW = Path("data/raw/mnist.npz")
 RAW_PROVENANCE = Path("data/raw/provenance.json")
 
@@ -21,15 +23,24 @@ def features(part: str) -> Path:
     return FEATURES / f"{part}.npy"
 
 
-# The models compared, by name: the CNN, and VGG16, whose trained part is its head.
-MODELS = {"cnn": Path("data/models/cnn.keras"), "vgg16": Path("data/models/head.keras")}
-CURVES = {"cnn": Path("metrics/train_cnn"), "vgg16": Path("metrics/train_head")}
+MODELS = {name: model.file for name, model in catalog.MODELS.items()}
+CURVES = {name: model.curves for name, model in catalog.MODELS.items()}
 
 PREDICTIONS = Path("data/predictions")
-PREDICTIONS_CSV = {name: PREDICTIONS / f"{name}.csv" for name in MODELS}
+
+
+def predictions_csv(model: str, backbone: str) -> Path:
+    """A model's predictions in Kaggle's format, named as the blog named them: cnn.csv, and
+    the transfer model's after its backbone (vgg16.csv)."""
+    return PREDICTIONS / f"{backbone if model == 'transfer' else model}.csv"
+
+
 COMPARISON_CSV = PREDICTIONS / "comparison.csv"
 METRICS = Path("metrics/evaluate.json")
 PER_CLASS_METRICS = Path("metrics/per_class.json")
+# What extracting the features and training the head cost: time, peak memory, disk.
+EXTRACTION_COST = Path("metrics/cost/extract_features.json")
+HEAD_COST = Path("metrics/cost/train_head.json")
 
 ERRORS = Path("data/errors")
 ERRORS_GRID = Path("data/disagreements.png")

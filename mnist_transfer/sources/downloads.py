@@ -16,8 +16,9 @@ T = TypeVar("T")
 DOWNLOAD_TIMEOUT_S = 10
 
 
-def try_keras_download(load: Callable[[], T], what: str) -> T | None:
-    """`load()` (which may download into Keras' cache), or None when it cannot be reached."""
+def try_keras_download(load: Callable[[], T], what: str, *, fallback: str = "using the packaged copy") -> T | None:
+    """`load()` (which may download into Keras' cache), or None when it cannot be reached;
+    then one line on stderr says so, and what happens instead."""
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
@@ -25,7 +26,7 @@ def try_keras_download(load: Callable[[], T], what: str) -> T | None:
     # Keras' get_file turns every network failure into a bare Exception.
     except Exception as error:  # noqa: BLE001
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"{what}: Keras' download failed ({reason}); using the packaged copy", file=sys.stderr)
+        print(f"{what}: Keras' download failed ({reason}); {fallback}", file=sys.stderr)
         return None
     finally:
         socket.setdefaulttimeout(previous)
