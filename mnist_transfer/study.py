@@ -24,7 +24,7 @@ class Study:
     common: tuple[str, ...]  # KEY=VALUE for every configuration
     configurations: Callable[[], list[tuple[str, ...]]]  # KEY=VALUE that make each one
     rows: Callable[[pd.DataFrame, tuple[str, ...]], dict[str, str]]  # its experiments -> its table row
-    seeds: str = "range(0,3)"
+    seeds: int = 3  # seeds 0 to seeds - 1
 
 
 def mean_sd(values: pd.Series, percent: bool = False, digits: int = 0) -> str:
@@ -82,6 +82,12 @@ def matching(experiments: pd.DataFrame, settings: tuple[str, ...]) -> pd.DataFra
     return experiments[chosen]
 
 
+def finished_experiments() -> pd.DataFrame:
+    import dvc.api
+
+    return summary.finished(summary.experiments_table(dvc.api.exp_show()))[0]
+
+
 def table(study: Study, experiments: pd.DataFrame) -> str:
     rows = [
         study.rows(matching(experiments, (*study.common, *configuration)), configuration)
@@ -101,12 +107,13 @@ def main(argv: list[str] | None = None) -> None:
     study = STUDIES[args.study]
     if not args.table:
         for configuration in study.configurations():
-            settings = [item for setting in (*study.common, *configuration) for item in ("-S", setting)]
+            settings = (*study.common, *configuration)
+            if len(matching(finished_experiments(), settings)) >= study.seeds:
+                continue  # run before, by this study or by hand
             print(f"study {args.study}: {' '.join(configuration)}", file=sys.stderr)
-            sweep.main_or_one_line(["--seeds", study.seeds, "-j", str(args.jobs), *settings])
-    import dvc.api
-
-    experiments, _ = summary.finished(summary.experiments_table(dvc.api.exp_show()))
+            options = [item for setting in settings for item in ("-S", setting)]
+            sweep.main_or_one_line([f"--seeds=range(0,{study.seeds})", "-j", str(args.jobs), *options])
+    experiments = finished_experiments()
     if experiments.empty:
         raise InputError(f"no finished experiments on HEAD; run: python -m mnist_transfer.study {args.study}")
     print(table(study, experiments))

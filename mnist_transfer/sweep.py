@@ -199,6 +199,7 @@ def run(sweep: Sweep, experiments: dict[str, int], *, first_alone: bool, clock: 
             print(f"sweep: {progress[0]} of {len(experiments)} done, {failed} failed ({clock():.0f} s)", flush=True)
             shown = progress
         if not pending:
+            stop_workers(prefix)
             return
         if not parallel and len(pending) < len(experiments):
             dvc_or_fail("queue", "start", "-j", str(sweep.jobs))  # the features are in the run-cache now
@@ -217,6 +218,17 @@ def run(sweep: Sweep, experiments: dict[str, int], *, first_alone: bool, clock: 
             experiments = restart(sweep, experiments, pending)
             restarted, stale_polls, shown = True, 0, None
         time.sleep(POLL_S)
+
+
+def stop_workers(prefix: str) -> None:
+    """Once every task is done: the workers, idle, would linger a while, and the next sweep
+    would find the queue still running. Asked to stop, then ended if they do not."""
+    dvc("queue", "stop")
+    deadline = time.monotonic() + DVC_TIMEOUT_S
+    while workers(prefix) and time.monotonic() < deadline:
+        time.sleep(1)
+    for process in workers(prefix):
+        process.kill()
 
 
 def restart(sweep: Sweep, experiments: dict[str, int], pending: list[str]) -> dict[str, int]:
