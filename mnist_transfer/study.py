@@ -32,7 +32,7 @@ def mean_sd(values: pd.Series, percent: bool = False, digits: int = 0) -> str:
     if values.empty:
         return "n/a"
     unit = " %" if percent else ""
-    if len(values) == 1 or values.std(ddof=1) == 0:
+    if len(values) == 1 or round(values.std(ddof=1), digits) == 0:
         return f"{values.mean():.{digits}f}{unit}"
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}{unit}"
 
