@@ -173,3 +173,15 @@ def input_size(name: str, size: int | None) -> int:
 def scaling(name: str, preprocess: str) -> str:
     """The scaling `backbone.preprocess` names, one of SCALINGS."""
     return BACKBONES[name].scaling if preprocess == OWN_SCALING else preprocess
+
+
+def resolved(settings: dict) -> dict:
+    """The `backbone` params with null resolved to what it means for their backbone, and
+    the scaling that `preprocess` names beside them."""
+    name = settings["name"]
+    return {
+        **settings,
+        "layer": cut(name, settings["layer"]),
+        "input_size": input_size(name, settings["input_size"]),
+        "scaling": scaling(name, settings["preprocess"]),
+    }

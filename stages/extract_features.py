@@ -11,19 +11,14 @@ from mnist_transfer.cost import Cost
 from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
 
+# What the features' record says of how they were made, beside the weights.
+RECORDED = ("layer", "input_size", "preprocess", "scaling", "precision", "feature_dtype")
+
 
 def made_with(settings: dict) -> dict:
-    """What the features' record says of how they were made, beside the weights: the
-    params, with null resolved to what it means for this backbone."""
-    name = settings["name"]
-    return {
-        "layer": catalog.cut(name, settings["layer"]),
-        "input_size": catalog.input_size(name, settings["input_size"]),
-        "preprocess": settings["preprocess"],
-        "scaling": catalog.scaling(name, settings["preprocess"]),
-        "precision": settings["precision"],
-        "feature_dtype": settings["feature_dtype"],
-    }
+    """The recorded params, with null resolved to what it means for this backbone."""
+    resolved = catalog.resolved(settings)
+    return {key: resolved[key] for key in RECORDED}
 
 
 def main() -> None:

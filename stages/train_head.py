@@ -23,12 +23,7 @@ FIRST_LAYER_WEIGHTS_MAX = 2**28
 def check_features_match(settings: dict, record: dict) -> None:
     """The backbone params still name the backbone that made the features (null resolved
     as extract_features resolves it; features made before backbones had names are VGG16's)."""
-    name = settings["name"]
-    wanted = {
-        **settings,
-        "layer": catalog.cut(name, settings["layer"]),
-        "input_size": catalog.input_size(name, settings["input_size"]),
-    }
+    wanted = catalog.resolved(settings)
     made_with = record if "weights" in record else {**record, "name": "vgg16", "weights": record["name"]}
     for key in FEATURES_MADE_WITH:
         made = made_with[key]
