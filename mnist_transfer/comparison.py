@@ -2,6 +2,8 @@
 errors, the images where they disagree, and how many of those each got wrong. Models
 come as name -> predicted labels, in the order they are named everywhere."""
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -21,18 +23,25 @@ def wrong_among(rows: pd.DataFrame, model: str) -> int:
     return int((rows[model] != rows["label"]).sum())
 
 
+def scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy and errors of one model's predictions."""
+    wrong = predicted != labels
+    return {"accuracy": round(float(1 - wrong.mean()), 6), "errors": int(wrong.sum())}
+
+
 def compare(labels: np.ndarray, predictions: Predictions) -> dict:
     """The headline, for `dvc metrics diff` to read at a glance."""
     rows = disagreements(labels, predictions)
-    metrics: dict = {}
-    for name, predicted in predictions.items():
-        wrong = predicted != labels
-        metrics[name] = {
-            "accuracy": round(float(1 - wrong.mean()), 6),
-            "errors": int(wrong.sum()),
-            "errors_where_disagree": wrong_among(rows, name),
-        }
+    metrics = {
+        name: {**scores(labels, predicted), "errors_where_disagree": wrong_among(rows, name)}
+        for name, predicted in predictions.items()
+    }
     return {**metrics, "disagreements": len(rows), "test_images": len(labels)}
+
+
+def combine(probabilities: Iterable[np.ndarray]) -> np.ndarray:
+    """The labels that the mean of the models' probabilities gives."""
+    return np.mean(list(probabilities), axis=0).argmax(axis=1)
 
 
 def per_class(labels: np.ndarray, predictions: Predictions) -> dict:

@@ -1,13 +1,14 @@
 """The images every model and the backbone see: all of MNIST's training images, or a
-stratified subset of them chosen once (whatever the split), and its test images, each with
-its label. Features belong to these images, never to a split."""
+stratified subset of them chosen once (whatever the split), its test images, and the
+digits from elsewhere (none when `data.elsewhere` is none), each with its label. Features
+belong to these images, never to a split."""
 
 import numpy as np
 
 from mnist_transfer.pipeline import paths
 from mnist_transfer.pipeline.errors import InputError
 
-PARTS = ("train", "test")
+PARTS = ("train", "test", "elsewhere")
 # The train_limit subset is drawn with its own fixed seed, so a new `seed` (a new split)
 # leaves the images, and so the backbone's features, as they are.
 SUBSET_SEED = 0
@@ -37,7 +38,7 @@ def choose(labels: np.ndarray, train_limit: int) -> np.ndarray:
 
 
 def read(part: str) -> tuple[np.ndarray, np.ndarray]:
-    """(images, labels) of `part`, "train" or "test"."""
+    """(images, labels) of `part`, one of PARTS."""
     with np.load(paths.IMAGES) as data:
         return data[f"x_{part}"], data[f"y_{part}"]
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 
+from mnist_transfer import augmentation  # noqa: F401  registers the layers a saved CNN may hold
 from mnist_transfer.pipeline import atomic
 
 PREDICT_BATCH = 500  # digits per forward pass when a model predicts: memory, not results

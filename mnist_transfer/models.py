@@ -9,7 +9,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from mnist_transfer import digits
+from mnist_transfer import augmentation, digits
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -21,17 +21,15 @@ def digits_input() -> keras.KerasTensor:
     return keras.Input(digits.SHAPE, dtype="uint8", name="digits")
 
 
-def cnn(augment: bool) -> keras.Model:
+def cnn(augment: bool, stroke: bool = False, blur: bool = False) -> keras.Model:
     """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
     Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
-    which Keras applies in training only."""
+    `stroke` and `blur` a random stroke width and blur; Keras applies them in training only."""
     raw = digits_input()
     x = layers.Rescaling(1 / 255)(raw)
     x = layers.Reshape((*digits.SHAPE, 1))(x)
-    if augment:
-        x = layers.RandomRotation(10 / 360, fill_mode="nearest")(x)
-        x = layers.RandomZoom(0.1, fill_mode="nearest")(x)
-        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest")(x)
+    for augment_layer in augmentation.augmenting(geometry=augment, stroke=stroke, blur=blur):
+        x = augment_layer(x)
     for filters, kernel in ((32, 5), (64, 3)):
         x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
         x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)

@@ -13,7 +13,7 @@ from dvclive.keras import DVCLiveCallback
 
 from mnist_transfer import model_files, models
 from mnist_transfer.pipeline import atomic
-from mnist_transfer.splits import Rows
+from mnist_transfer.splits import Rows, Versions
 
 Inputs = np.ndarray | Rows
 # Points per epoch of the within-epoch curves (fewer where an epoch has fewer batches).
@@ -25,20 +25,27 @@ STEPS = "steps"
 def batches(inputs: Inputs, labels: np.ndarray, batch_size: int, *, shuffle: bool) -> tf.data.Dataset:
     """(inputs, labels) in batches; shuffled anew each epoch, in an order fixed by the seed.
     Each batch's rows are read only when it is needed, so that memory holds a few batches
-    rather than a copy of `inputs`; floats arrive as float32, whatever they are stored as."""
+    rather than a copy of `inputs`; floats arrive as float32, whatever they are stored as.
+    Shuffled `Versions` give each row as one of its versions, drawn anew each epoch."""
     dtype = np.dtype("float32") if np.issubdtype(inputs.dtype, np.floating) else inputs.dtype
+    versions = inputs.versions if shuffle and isinstance(inputs, Versions) else 1
 
-    def take(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(inputs[rows], dtype=dtype), labels[rows]
+    def take(rows: np.ndarray, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = inputs.read(rows, drawn) if versions > 1 else inputs[rows]
+        return np.asarray(x, dtype=dtype), labels[rows]
 
-    def read(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x, y = tf.numpy_function(take, [rows], (tf.as_dtype(dtype), tf.as_dtype(labels.dtype)), stateful=False)
+    def read(rows: tf.Tensor, drawn: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = tf.numpy_function(take, [rows, drawn], (tf.as_dtype(dtype), tf.as_dtype(labels.dtype)), stateful=False)
         return tf.ensure_shape(x, (None, *inputs.shape[1:])), tf.ensure_shape(y, (None,))
 
     order = tf.data.Dataset.range(len(inputs))
     if shuffle:
         order = order.shuffle(len(inputs), reshuffle_each_iteration=True)
-    return order.batch(batch_size).map(read).prefetch(tf.data.AUTOTUNE)
+    if versions > 1:
+        drawn = tf.data.Dataset.random(rerandomize_each_iteration=True).map(lambda value: value % versions)
+    else:
+        drawn = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64)).repeat()
+    return tf.data.Dataset.zip(order, drawn).batch(batch_size).map(read).prefetch(tf.data.AUTOTUNE)
 
 
 def inputs_only(dataset: tf.data.Dataset) -> tf.data.Dataset:

@@ -1,5 +1,6 @@
-"""evaluate: both models on the 10,000 test images (the CNN from the images, the transfer
-model's head from the cached test features): Kaggle-format predictions, the data for the
+"""evaluate: both models on the 10,000 test images and on the digits from elsewhere (the
+CNN from the images, the transfer model's head from the cached features), and the two
+combined (the mean of their probabilities): Kaggle-format predictions, the data for the
 confusion matrices, metrics/evaluate.json with the blog's counts and where the data and
 the backbone's weights came from, and metrics/per_class.json."""
 
@@ -12,40 +13,66 @@ from mnist_transfer import catalog, comparison, determinism, kaggle, model_files
 from mnist_transfer.pipeline import atomic, paths
 from mnist_transfer.pipeline.errors import run_stage
 
+COMBINED = "combined"
+# Of the digits from elsewhere's provenance, what the headline shows (the rest: data/raw/provenance.json).
+ELSEWHERE_SHOWN = ("set", "route", "images")
 
-def predict(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Model `name`'s predicted labels on the test split, and the true labels."""
-    inputs, labels = splits.load("test", catalog.MODELS[name].inputs)
-    model = model_files.load(paths.MODELS[name])
-    return model.predict(inputs, batch_size=model_files.PREDICT_BATCH, verbose=0).argmax(axis=1), labels
+
+def probabilities(models: dict, part: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Each of `models`' probabilities on `part` ("test" or "elsewhere"), and the true labels."""
+    found = {}
+    for name, model in models.items():
+        inputs, labels = splits.load(part, catalog.MODELS[name].inputs)
+        found[name] = model.predict(inputs, batch_size=model_files.PREDICT_BATCH, verbose=0)
+    return found, labels
+
+
+def predicted(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each model's labels, and those of the two combined."""
+    return {**{name: p.argmax(axis=1) for name, p in found.items()}, COMBINED: comparison.combine(found.values())}
 
 
 def main() -> None:
     determinism.make_deterministic()
     data = json.loads(paths.RAW_PROVENANCE.read_text())
     backbone = json.loads(paths.FEATURES_WEIGHTS.read_text())
-    predictions = {}
-    for name in catalog.MODELS:
-        predictions[name], labels = predict(name)
+    models = {name: model_files.load(paths.MODELS[name]) for name in catalog.MODELS}
+    test, labels = probabilities(models, "test")
+    predictions = predicted(test)
+    other, other_labels = probabilities(models, "elsewhere")
+    other_predictions = predicted(other) if len(other_labels) else {}
 
     image_ids = np.arange(1, len(labels) + 1)
-    side_by_side = pd.DataFrame({"ImageId": image_ids, "actual": labels, **predictions})
+    each = {name: predictions[name] for name in catalog.MODELS}
+    side_by_side = pd.DataFrame({"ImageId": image_ids, "actual": labels, **each})
     with atomic.replacing(paths.PREDICTIONS) as folder:
         folder.mkdir()
-        for name, predicted in predictions.items():
+        for name, labelled in each.items():
             csv = folder / paths.predictions_csv(name, backbone["name"]).name
-            csv.write_text(kaggle.submission(image_ids, predicted).to_csv(index=False))
+            csv.write_text(kaggle.submission(image_ids, labelled).to_csv(index=False))
         (folder / paths.COMPARISON_CSV.name).write_text(side_by_side.to_csv(index=False))
+        elsewhere = pd.DataFrame({"actual": other_labels, **{n: other_predictions.get(n, []) for n in predictions}})
+        (folder / paths.ELSEWHERE_CSV.name).write_text(elsewhere.to_csv(index=False))
 
-    metrics = comparison.compare(labels, predictions)
+    compared = comparison.compare(labels, each)
+    # The two combined right after the two, where `dvc metrics diff` lists them together.
+    combined = comparison.scores(labels, predictions[COMBINED])
+    metrics = {**{name: compared.pop(name) for name in each}, COMBINED: combined, **compared}
+    for name, labelled in other_predictions.items():
+        metrics[name]["elsewhere_accuracy"] = comparison.scores(other_labels, labelled)["accuracy"]
+    metrics["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
     metrics["data"] = {"route": data["route"], "sha256": data["sha256"]}
     # Not "backbone": `dvc exp show` would then prefix the params of the same names with their file.
     metrics["features"] = backbone
     atomic.write_json(paths.METRICS, metrics)
-    atomic.write_json(paths.PER_CLASS_METRICS, {"per_class": comparison.per_class(labels, predictions)})
+    per_class = {"per_class": comparison.per_class(labels, predictions)}
+    if other_predictions:
+        per_class["elsewhere"] = comparison.per_class(other_labels, other_predictions)
+    atomic.write_json(paths.PER_CLASS_METRICS, per_class)
     for name in predictions:
         m = metrics[name]
-        print(f"{name}: accuracy {m['accuracy']:.2%}, {m['errors']} errors of {len(labels)}")
+        on_other = f"; {m['elsewhere_accuracy']:.2%} from elsewhere" if other_predictions else ""
+        print(f"{name}: accuracy {m['accuracy']:.2%}, {m['errors']} errors of {len(labels)}{on_other}")
     print(f"disagreements: {metrics['disagreements']}")
 
 

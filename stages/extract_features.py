@@ -2,7 +2,9 @@
 once over every prepared image (never over a split: the features belong to the images),
 batch by batch, written to data/features/{train,test}.npy as it goes (one row per image,
 in image order), with a record of the weights and layer that made them, and the frozen
-extractor itself (data/features/extractor.keras), stored here once for every head."""
+extractor itself (data/features/extractor.keras), stored here once for every head. With
+`backbone.views: K`, also the features of K augmented views of each training image
+(data/features/views.npy, view v of image i at row v x n + i), for the head to train on."""
 
 import time
 
@@ -12,7 +14,7 @@ from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
 
 # What the features' record says of how they were made, beside the weights.
-RECORDED = ("layer", "input_size", "preprocess", "scaling", "precision", "feature_dtype")
+RECORDED = ("layer", "input_size", "preprocess", "scaling", "precision", "feature_dtype", "views")
 
 
 def made_with(settings: dict) -> dict:
@@ -26,10 +28,11 @@ def main() -> None:
     settings = params.load("extract_features")["backbone"]
     made = made_with(settings)
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import backbone, determinism, images, model_files
+    from mnist_transfer import augmentation, backbone, determinism, images, model_files
     from mnist_transfer.sources import backbone_weights
 
     backbone.check_precision(settings["precision"])
+    # The views' random draws follow this fixed seed: they belong to the images, as the features do.
     determinism.make_deterministic()
     conv_base, weights = backbone_weights.conv_base(settings["name"], settings["weights"], made["input_size"])
     extractor = backbone.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
@@ -41,9 +44,13 @@ def main() -> None:
     extracted, extracting_s = 0, 0.0
     with atomic.replacing(paths.FEATURES) as folder:
         folder.mkdir()
-        for part in images.PARTS:
-            digits, _ = images.read(part)
-            print(f"{part}: {len(digits)} images")
+        for part in (*images.PARTS, paths.VIEWS):
+            if part == paths.VIEWS:
+                digits = augmentation.views(images.read("train")[0], settings["views"])
+                print(f"{part}: {settings['views']} augmented views of each training image, {len(digits)} images")
+            else:
+                digits, _ = images.read(part)
+                print(f"{part}: {len(digits)} images")
             start = time.perf_counter()
             shape = backbone.extract(
                 extractor, digits, settings["batch_size"], folder / paths.features(part).name, settings["feature_dtype"]
@@ -51,7 +58,7 @@ def main() -> None:
             extracted, extracting_s = extracted + len(digits), extracting_s + time.perf_counter() - start
         atomic.write_json(folder / paths.FEATURES_WEIGHTS.name, {**weights, **made})
         model_files.save(extractor, folder / paths.EXTRACTOR.name)
-    features_mib = sum(paths.features(part).stat().st_size for part in images.PARTS) / 2**20
+    features_mib = sum(paths.features(part).stat().st_size for part in (*images.PARTS, paths.VIEWS)) / 2**20
     cost.write(
         paths.EXTRACTION_COST, images_per_s=round(extracted / extracting_s, 1), features_mib=round(features_mib, 1)
     )

@@ -1,19 +1,33 @@
 """fetch_mnist: the data set named by `data.source`, checked, as data/raw/mnist.npz, with
-the route it came by and the sha256 of its arrays."""
+the route it came by and the sha256 of its arrays; and the digits from elsewhere named by
+`data.elsewhere`, framed as MNIST's, as data/raw/elsewhere.npz, with theirs."""
 
+from mnist_transfer import catalog
 from mnist_transfer.pipeline import atomic, params, paths
 from mnist_transfer.pipeline.errors import run_stage
-from mnist_transfer.sources import mnist
+from mnist_transfer.sources import elsewhere, mnist
 
 
 def main() -> None:
-    source = params.load("fetch_mnist")["data"]["source"]
+    data = params.load("fetch_mnist")["data"]
+    source, other = data["source"], data["elsewhere"]
     arrays, route = mnist.load(source)
+    if source != "mnist" and other != catalog.NO_ELSEWHERE:
+        # Fashion-MNIST, say, scored on handwritten digits would be a number without meaning.
+        mnist.check_all_mnist(
+            arrays, source, f"data.elsewhere {other} scores models of digits; set data.elsewhere: none for this source"
+        )
+    x_other, y_other, other_record = elsewhere.load(other)
     sha256 = mnist.arrays_sha256(arrays)
     atomic.write_npz(paths.RAW, arrays)
-    atomic.write_json(paths.RAW_PROVENANCE, {"source": source, "route": route, "sha256": sha256})
+    atomic.write_npz(paths.RAW_ELSEWHERE, {"x": x_other, "y": y_other})
+    atomic.write_json(
+        paths.RAW_PROVENANCE, {"source": source, "route": route, "sha256": sha256, "elsewhere": other_record}
+    )
     sizes = ", ".join(f"{key} {arrays[key].shape}" for key in mnist.KEYS)
     print(f"fetch_mnist: {source} by {route}: {sizes}; sha256 {sha256[:12]}")
+    if len(y_other):
+        print(f"fetch_mnist: {len(y_other)} digits from elsewhere ({other}) by {other_record['route']}")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ def main() -> None:
 
     determinism.make_deterministic(p["seed"])
     training.train(
-        models.cnn(p["cnn"]["augment"]),
+        models.cnn(p["cnn"]["augment"], p["cnn"]["stroke"], p["cnn"]["blur"]),
         splits.load("train", "images"),
         splits.load("val", "images"),
         training.Recipe(p["epochs"], p["cnn"]["batch_size"], p["cnn"]["learning_rate"]),

