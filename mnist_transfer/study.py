@@ -85,7 +85,6 @@ ELSEWHERE = {
         ("cnn", "CNN, the kernel's augmentation (10 epochs)"),
         ("combined", "the two combined"),
     ),
-    (*BEST_FROZEN, *CNN_AUGMENTED, "cnn.stroke=true"): (("cnn", "CNN, the kernel's augmentation + stroke width"),),
     (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"): (
         ("transfer", "VGG16 + head, best frozen + 2 augmented views"),
         ("cnn", "CNN, the kernel's augmentation + stroke width + blur"),
@@ -95,6 +94,8 @@ ELSEWHERE = {
         ("transfer", "VGG16 + head, best frozen + 4 augmented views"),
         ("combined", "the two combined (CNN as above)"),
     ),
+    # Last, as the least needed: stroke width alone, without blur.
+    (*BEST_FROZEN, *CNN_AUGMENTED, "cnn.stroke=true"): (("cnn", "CNN, the kernel's augmentation + stroke width"),),
 }
 
 
@@ -168,10 +169,12 @@ STUDIES = {
 
 
 def spelled(value) -> str:
-    """A param's value as `-S` spells it, whether it came from YAML or from `dvc exp show`."""
+    """A param's value as `-S` spells it, whether it came from YAML, from `dvc exp show`
+    (which gives a null as "None") or from KEY=VALUE."""
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "null"
-    return summary.shown_param(value).lower()
+    text = summary.shown_param(value).lower()
+    return "null" if text in ("none", "null") else text
 
 
 def matching(experiments: pd.DataFrame, settings: tuple[str, ...]) -> pd.DataFrame:
@@ -183,7 +186,7 @@ def matching(experiments: pd.DataFrame, settings: tuple[str, ...]) -> pd.DataFra
     for key, value in wanted.items():
         if key not in experiments.columns:
             return experiments.iloc[0:0]
-        chosen &= experiments[key].map(spelled) == value.lower()
+        chosen &= experiments[key].map(spelled) == spelled(value)
     return experiments[chosen]
 
 

@@ -23,6 +23,9 @@ def probabilities(models: dict, part: str) -> tuple[dict[str, np.ndarray], np.nd
     found = {}
     for name, model in models.items():
         inputs, labels = splits.load(part, catalog.MODELS[name].inputs)
+        if len(labels) == 0:  # data.elsewhere: none; Keras cannot predict on no inputs
+            found[name] = np.zeros((0, model.output_shape[-1]), "float32")
+            continue
         found[name] = model.predict(inputs, batch_size=model_files.PREDICT_BATCH, verbose=0)
     return found, labels
 

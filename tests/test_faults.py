@@ -295,7 +295,7 @@ def test_a_bad_file_fails_its_stage_in_one_line(repo, stage_name, key, make_file
 
 def test_a_source_that_is_not_mnist_is_not_scored_on_the_digits_from_elsewhere(repo):
     write_npz(repo / "random.npz")
-    set_params(repo, {"data.source": "random.npz"})
+    set_params(repo, {"data.source": "random.npz", "data.elsewhere": "mfeat-pix"})
     assert_fails_cleanly(
         repo,
         "fetch_mnist",

@@ -113,6 +113,8 @@ def test_the_charts_come_out_as_pngs(plotted):
     assert written == [
         "confusion_matrix_cnn.png",
         "confusion_matrix_frozen_backbone_head.png",
+        "confusion_matrix_on_the_digits_from_elsewhere_cnn.png",
+        "confusion_matrix_on_the_digits_from_elsewhere_frozen_backbone_head.png",
         "disagreements.png",
         "training_accuracy_within_the_epochs.png",
         "training_loss_per_epoch.png",
