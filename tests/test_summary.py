@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from mnist_transfer import summary
+from tests.conftest import ROOT
 
 
 def experiment(seed: int, cnn: float, transfer: float, disagreements: int, **params) -> dict:
@@ -88,3 +89,26 @@ def test_whole_number_params_read_as_params_yaml_spells_them():
     done, _ = summary.finished(summary.experiments_table(rows))
     text = summary.as_text(summary.summarize(done), left_out=0)
     assert "epochs=1: n=1, seeds 0" in text and "epochs=3: n=1, seeds 0" in text
+
+
+def test_a_study_row_takes_the_experiments_made_with_its_settings_and_the_defaults_elsewhere(monkeypatch):
+    from mnist_transfer import study
+    from mnist_transfer.pipeline import params
+
+    monkeypatch.chdir(ROOT)
+    # As `dvc exp show` gives them: a null as the text "None", whole numbers as floats.
+    shown = {
+        key: "None" if value is None else float(value) if type(value) is int else value
+        for key, value in params.every_key().items()
+    }
+    rows = pd.DataFrame(
+        [
+            {**shown, "seed": 0.0},
+            {**shown, "seed": 1.0, "backbone.views": 2.0, "cnn.augment": True},
+            {**shown, "seed": 2.0, "backbone.layer": "block3_pool"},
+        ]
+    )
+    assert study.matching(rows, ())["seed"].tolist() == [0.0]
+    assert study.matching(rows, ("backbone.views=2", "cnn.augment=true"))["seed"].tolist() == [1.0]
+    assert study.matching(rows, ("backbone.layer=block3_pool",))["seed"].tolist() == [2.0]
+    assert study.matching(rows, ("backbone.views=4",)).empty
