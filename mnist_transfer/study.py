@@ -132,12 +132,11 @@ def confusion_table(experiments: pd.DataFrame) -> str:
         label: (elsewhere_predictions(matching(experiments, (*common, *configuration))), model)
         for configuration, model, label in CONFUSION_COLUMNS
     }
-    header = "| digit | " + " | ".join(columns) + " |\n|" + "---|" * (len(columns) + 1)
     rows = [
-        f"| {digit} | " + " | ".join(confusion_cell(found, model, digit) for found, model in columns.values()) + " |"
+        {"digit": str(digit), **{label: confusion_cell(*found, digit) for label, found in columns.items()}}
         for digit in range(10)
     ]
-    return "\n".join([header, *rows])
+    return markdown(pd.DataFrame(rows))
 
 
 def elsewhere_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
@@ -202,7 +201,11 @@ def table(study: Study, experiments: pd.DataFrame) -> str:
         for configuration in study.configurations()
         for row in study.rows(matching(experiments, (*study.common, *configuration)), configuration)
     ]
-    frame = pd.DataFrame(rows)
+    return markdown(pd.DataFrame(rows))
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    """A frame of text as a Markdown table."""
     header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns)
     return "\n".join([header, *("| " + " | ".join(row) + " |" for row in frame.itertuples(index=False))])
 
