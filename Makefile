@@ -55,7 +55,7 @@ $(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
 	touch $@
 
 $(PLOTS_TEMPLATE): $(INSTALLED)
-	$(BIN)/python -m mnist_transfer.offline_plots template
+	$(BIN)/python -m mnist_transfer.tools.offline_plots template
 
 repro: setup
 	PATH="$(BIN):$$PATH" dvc repro
@@ -69,8 +69,8 @@ lint: setup
 # The charts of `dvc plots show` as PNGs in metrics/plots/, and a screenshot of its page
 # opened with no network (needs chromium), from this workspace's outputs.
 plots: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.offline_plots pngs
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.offline_plots screenshot
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.offline_plots pngs
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.offline_plots screenshot
 
 bench: setup
 	PATH="$(BIN):$$PATH" python -m bench
@@ -80,7 +80,7 @@ bench: setup
 SEEDS ?= range(0,10)
 SET ?=
 sweep: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.sweep --seeds '$(SEEDS)' $(foreach s,$(SET),-S $(s))
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.sweep --seeds '$(SEEDS)' $(foreach s,$(SET),-S $(s))
 
 summary: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.summary
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.summary

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from bench import machine
-from mnist_transfer.pipeline import params
-from mnist_transfer.sources import downloads, mnist
+from mnist_transfer.core import downloads, params
+from mnist_transfer.data import mnist
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("machine", "extraction", "backbones", "views", "options", "blog", "end-to-end")

@@ -5,8 +5,8 @@ that makes. Backbones whose weights cannot be loaded here are named and left out
 import numpy as np
 
 from bench.extraction import throughput
-from mnist_transfer import catalog
-from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.core import catalog
+from mnist_transfer.core.errors import InputError
 
 IMAGES = 1024
 

@@ -8,7 +8,8 @@ import numpy as np
 
 from bench import extraction
 from bench.timing import REPEATS, timed
-from mnist_transfer import determinism, models, splits, training
+from mnist_transfer.core import determinism, splits
+from mnist_transfer.nets import models, training
 
 IMAGES = 6000
 

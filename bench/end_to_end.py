@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from bench.timing import timed
-from mnist_transfer.pipeline import paths
+from mnist_transfer.core import paths
 
 COMMANDS = {
     "cold dvc repro": ["repro"],

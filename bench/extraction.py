@@ -10,9 +10,8 @@ import numpy as np
 import tensorflow as tf
 
 from bench.timing import REPEATS, best_of
-from mnist_transfer import backbone, catalog
-from mnist_transfer.sources import backbone_weights
-from stages.extract_features import made_with
+from mnist_transfer.backbones import extraction, pretrained
+from mnist_transfer.core import catalog
 
 IMAGES = 4096  # 16 full batches at the default batch size
 MNIST_IMAGES = 70_000
@@ -40,15 +39,15 @@ def taps_on_image(size: int, kernel: int) -> int:
 def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
     """The stage's extractor (raw digits -> features), and the frozen convolution base in it,
     up to `backbone.layer`."""
-    made = made_with(settings)
-    conv_base, _ = backbone_weights.conv_base(settings["name"], settings["weights"], made["input_size"])
-    model = backbone.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
+    made = catalog.made_with(settings)
+    conv_base, _ = pretrained.conv_base(settings["name"], settings["weights"], made["input_size"])
+    model = extraction.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
     return model, model.get_layer(f"{conv_base.name}_to_{made['layer']}")
 
 
 def scaling(model: keras.Model, settings: dict) -> keras.Model:
     """Everything in the extractor before the convolution base: resize, grey to RGB, preprocess."""
-    return keras.Model(model.input, model.get_layer(f"{made_with(settings)['scaling']}_preprocess").output)
+    return keras.Model(model.input, model.get_layer(f"{catalog.made_with(settings)['scaling']}_preprocess").output)
 
 
 def flops_per_image(conv_base: keras.Model) -> int:
@@ -56,13 +55,13 @@ def flops_per_image(conv_base: keras.Model) -> int:
 
 
 def throughput(images: np.ndarray, settings: dict) -> tuple[float, int, int]:
-    """Images per second through the stage's own `backbone.extract`, FLOPs per image, and
+    """Images per second through the stage's own `extraction.extract`, FLOPs per image, and
     feature values per image."""
     model, conv_base = extractor(settings)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "features.npy"
         seconds = best_of(
-            lambda: backbone.extract(
+            lambda: extraction.extract(
                 model, images, settings["batch_size"], path, settings["feature_dtype"], progress_bar=False
             )
         )
@@ -87,7 +86,7 @@ def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
 
 
 def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tuple[str, str]]:
-    size, batch = made_with(settings)["input_size"], settings["batch_size"]
+    size, batch = catalog.made_with(settings)["input_size"], settings["batch_size"]
     rate, flops, _ = throughput(images[:IMAGES], settings)
     achieved = rate * flops / 1e9
     yardstick = max(peaks, key=peaks.get)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_transfer import cpu
+from mnist_transfer.backbones import cpu
 
 IMAGES = 2048  # 8 batches at the default batch size
 REPEATS = 2
@@ -139,8 +139,8 @@ def main() -> None:
     """One option, in this process: python -m bench.extraction_options NAME FEATURES.npy"""
     import yaml
 
-    from mnist_transfer.pipeline import params
-    from mnist_transfer.sources import downloads, mnist
+    from mnist_transfer.core import downloads, params
+    from mnist_transfer.data import mnist
 
     name, features_path = sys.argv[1], Path(sys.argv[2])
     settings = params.check(yaml.safe_load(params.PARAMS_FILE.read_text()), list(params.SCHEMA))["backbone"]

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.timing import best_of
-from mnist_transfer import cpu
+from mnist_transfer.backbones import cpu
 
 MATMUL_N = 4096
 # The flags that decide how fast float32 (and lower precisions) can go.

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.extraction import extractor
-from mnist_transfer import augmentation, backbone, determinism
+from mnist_transfer.backbones import extraction
+from mnist_transfer.core import augmentation, determinism
 
 IMAGES = 1024
 COUNTS = (2, 4)
@@ -31,7 +32,7 @@ def rows(images: np.ndarray, settings: dict) -> list[tuple[str, str]]:
         with tempfile.TemporaryDirectory() as folder:
             start = time.perf_counter()
             path = Path(folder) / "views.npy"
-            backbone.extract(model, views, chosen["batch_size"], path, chosen["feature_dtype"], progress_bar=False)
+            extraction.extract(model, views, chosen["batch_size"], path, chosen["feature_dtype"], progress_bar=False)
             extracting_s = time.perf_counter() - start
         per_image_s = (augmenting_s + extracting_s) / IMAGES
         at_scale = "; ".join(

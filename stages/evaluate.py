@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from mnist_transfer import catalog, comparison, determinism, kaggle, model_files, splits
-from mnist_transfer.pipeline import atomic, paths
-from mnist_transfer.pipeline.errors import run_stage
+from mnist_transfer.core import atomic, catalog, determinism, model_files, paths, splits
+from mnist_transfer.core.errors import run_stage
+from mnist_transfer.report import comparison, kaggle
 
 COMBINED = "combined"
 # Of the digits from elsewhere's provenance, what the headline shows (the rest: data/raw/provenance.json).

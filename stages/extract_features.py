@@ -8,34 +8,24 @@ extractor itself (data/features/extractor.keras), stored here once for every hea
 
 import time
 
-from mnist_transfer import catalog
-from mnist_transfer.cost import Cost
-from mnist_transfer.pipeline import atomic, params, paths
-from mnist_transfer.pipeline.errors import run_stage
-
-# What the features' record says of how they were made, beside the weights.
-RECORDED = ("layer", "input_size", "preprocess", "scaling", "precision", "feature_dtype", "views")
-
-
-def made_with(settings: dict) -> dict:
-    """The recorded params, with null resolved to what it means for this backbone."""
-    resolved = catalog.resolved(settings)
-    return {key: resolved[key] for key in RECORDED}
+from mnist_transfer.core import atomic, catalog, params, paths
+from mnist_transfer.core.cost import Cost
+from mnist_transfer.core.errors import run_stage
 
 
 def main() -> None:
     cost = Cost("extraction")
     settings = params.load("extract_features")["backbone"]
-    made = made_with(settings)
+    made = catalog.made_with(settings)
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import augmentation, backbone, determinism, images, model_files
-    from mnist_transfer.sources import backbone_weights
+    from mnist_transfer.backbones import extraction, pretrained
+    from mnist_transfer.core import augmentation, determinism, images, model_files
 
-    backbone.check_precision(settings["precision"])
+    extraction.check_precision(settings["precision"])
     # The views' random draws follow this fixed seed: they belong to the images, as the features do.
     determinism.make_deterministic()
-    conv_base, weights = backbone_weights.conv_base(settings["name"], settings["weights"], made["input_size"])
-    extractor = backbone.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
+    conv_base, weights = pretrained.conv_base(settings["name"], settings["weights"], made["input_size"])
+    extractor = extraction.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
     print(
         f"extract_features: {catalog.BACKBONES[settings['name']].title} at {made['input_size']}px up to "
         f"{made['layer']} in {made['precision']}, {made['scaling']} scaling, "
@@ -52,7 +42,7 @@ def main() -> None:
                 digits, _ = images.read(part)
                 print(f"{part}: {len(digits)} images")
             start = time.perf_counter()
-            shape = backbone.extract(
+            shape = extraction.extract(
                 extractor, digits, settings["batch_size"], folder / paths.features(part).name, settings["feature_dtype"]
             )
             extracted, extracting_s = extracted + len(digits), extracting_s + time.perf_counter() - start

@@ -2,10 +2,9 @@
 the route it came by and the sha256 of its arrays; and the digits from elsewhere named by
 `data.elsewhere`, framed as MNIST's, as data/raw/elsewhere.npz, with theirs."""
 
-from mnist_transfer import catalog
-from mnist_transfer.pipeline import atomic, params, paths
-from mnist_transfer.pipeline.errors import run_stage
-from mnist_transfer.sources import elsewhere, mnist
+from mnist_transfer.core import atomic, catalog, params, paths
+from mnist_transfer.core.errors import run_stage
+from mnist_transfer.data import elsewhere, mnist
 
 
 def main() -> None:

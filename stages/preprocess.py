@@ -5,9 +5,8 @@ images for validation, as data/prepared/split.npz."""
 
 import numpy as np
 
-from mnist_transfer import images, splits
-from mnist_transfer.pipeline import atomic, params, paths
-from mnist_transfer.pipeline.errors import run_stage
+from mnist_transfer.core import atomic, images, params, paths, splits
+from mnist_transfer.core.errors import run_stage
 
 
 def main() -> None:

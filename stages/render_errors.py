@@ -4,9 +4,9 @@ last, whatever its backbone), and one captioned grid of them all."""
 
 import pandas as pd
 
-from mnist_transfer import catalog, comparison, images, pictures
-from mnist_transfer.pipeline import atomic, params, paths
-from mnist_transfer.pipeline.errors import run_stage
+from mnist_transfer.core import atomic, catalog, images, params, paths
+from mnist_transfer.core.errors import run_stage
+from mnist_transfer.report import comparison, pictures
 
 
 def main() -> None:

@@ -1,14 +1,15 @@
 """train_cnn: the Kaggle kernel's CNN on the prepared digits, saved as
 data/models/cnn.keras (it takes raw uint8 digits), with its curves."""
 
-from mnist_transfer.pipeline import params, paths
-from mnist_transfer.pipeline.errors import run_stage
+from mnist_transfer.core import params, paths
+from mnist_transfer.core.errors import run_stage
 
 
 def main() -> None:
     p = params.load("train_cnn")
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import determinism, models, splits, training
+    from mnist_transfer.core import determinism, splits
+    from mnist_transfer.nets import models, training
 
     determinism.make_deterministic(p["seed"])
     training.train(

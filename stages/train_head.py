@@ -8,10 +8,9 @@ import math
 
 import numpy as np
 
-from mnist_transfer import catalog
-from mnist_transfer.cost import Cost
-from mnist_transfer.pipeline import params, paths
-from mnist_transfer.pipeline.errors import InputError, run_stage
+from mnist_transfer.core import catalog, params, paths
+from mnist_transfer.core.cost import Cost
+from mnist_transfer.core.errors import InputError, run_stage
 
 # What the features record of how they were made, and the params that must still say so.
 FEATURES_MADE_WITH = ("name", "weights", "layer", "input_size", "preprocess", "precision", "views")
@@ -55,7 +54,8 @@ def main() -> None:
     check_features_match(p["backbone"], json.loads(paths.FEATURES_WEIGHTS.read_text()))
     check_head_fits(p["head"]["units"], math.prod(np.load(paths.features("train"), mmap_mode="r").shape[1:]))
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer import determinism, models, splits, training
+    from mnist_transfer.core import determinism, splits
+    from mnist_transfer.nets import models, training
 
     determinism.make_deterministic(p["seed"])
     train, val = splits.load("train", "features"), splits.load("val", "features")

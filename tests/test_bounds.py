@@ -3,8 +3,8 @@ on a few digits. (Values past the bounds fail in one line: test_params, test_fau
 
 import pytest
 
-from mnist_transfer.pipeline import atomic
-from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.core import atomic
+from mnist_transfer.core.errors import InputError
 from stages import train_head
 from tests.conftest import commit_all, copy_project, dvc, set_params, tiny_arrays
 

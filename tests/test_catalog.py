@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from mnist_transfer import backbone, catalog, flops
-from mnist_transfer.pipeline import params
-from mnist_transfer.pipeline.errors import InputError
-from mnist_transfer.sources import backbone_weights
+from mnist_transfer.backbones import extraction, flops, pretrained
+from mnist_transfer.core import catalog, params
+from mnist_transfer.core.errors import InputError
 from tests.conftest import ROOT, set_params
 
 # keras.applications' module for each backbone: its own preprocess_input.
@@ -43,20 +42,20 @@ def test_every_backbone_in_the_catalog_is_one_the_tests_know():
 def test_a_backbones_own_scaling_is_what_keras_preprocess_input_does(name):
     grey = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 1)).astype("float32")
     rgb = np.repeat(grey, 3, axis=-1)
-    own = backbone.scaling_layer(catalog.scaling(name, "imagenet"))(rgb)
+    own = extraction.scaling_layer(catalog.scaling(name, "imagenet"))(rgb)
     np.testing.assert_allclose(own, KERAS_MODULES[name].preprocess_input(rgb.copy()), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", list(KERAS_MODULES))
 def test_a_backbones_cuts_sizes_and_gflop_are_its_builders(name):
     entry = catalog.BACKBONES[name]
-    model = backbone_weights.build(name, entry.default_size)
+    model = pretrained.build(name, entry.default_size)
     for cut in entry.cuts:
         assert flops.gflop_per_image(model, cut) == pytest.approx(entry.gflop[cut], rel=5e-3)
     assert model.get_layer(entry.cuts[0]).output.shape == model.output.shape  # the first cut is its last
-    backbone_weights.build(name, entry.min_size)
+    pretrained.build(name, entry.min_size)
     with pytest.raises(ValueError):
-        backbone_weights.build(name, entry.min_size - 1)
+        pretrained.build(name, entry.min_size - 1)
 
 
 def test_an_unknown_backbone_fails_in_one_line(defaults):

@@ -5,9 +5,10 @@ trains on."""
 import numpy as np
 import pytest
 
-from mnist_transfer import augmentation, catalog, determinism, framing, splits, training
-from mnist_transfer.pipeline.errors import InputError
-from mnist_transfer.sources import elsewhere
+from mnist_transfer.core import augmentation, catalog, determinism, splits
+from mnist_transfer.core.errors import InputError
+from mnist_transfer.data import elsewhere, framing
+from mnist_transfer.nets import training
 
 
 @pytest.fixture(scope="module")

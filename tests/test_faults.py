@@ -19,8 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from mnist_transfer.pipeline import atomic
-from mnist_transfer.sources import downloads
+from mnist_transfer.core import atomic, downloads
 from tests.conftest import dvc, set_params, stage, stages_run, tiny_arrays, tree_digest, write_idx_folder
 
 WATCHED = ("data", "metrics")
@@ -314,7 +313,7 @@ def test_saved_models_load_with_keras_safe_mode_on(pipeline, tmp_path):
     assert extractor.input_shape == (None, 28, 28)
     # VGG16 whole, in one file on request.
     exported = subprocess.run(
-        [sys.executable, "-m", "mnist_transfer.export", "transfer", "-o", str(tmp_path / "vgg16.keras")],
+        [sys.executable, "-m", "mnist_transfer.tools.export", "transfer", "-o", str(tmp_path / "vgg16.keras")],
         cwd=pipeline,
         capture_output=True,
         text=True,

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mnist_transfer import framing
-from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.core.errors import InputError
+from mnist_transfer.data import framing
 
 
 @pytest.fixture(scope="module")

@@ -1,14 +1,27 @@
-"""The layout a newcomer relies on: `ls stages/` is the pipeline, and each stage's code
-deps in dvc.yaml are exactly the project modules it imports, directly or not."""
+"""The layout a newcomer relies on: `ls stages/` is the pipeline, `ls mnist_transfer/` is its
+architecture (one folder per reason a stage reruns, core at the bottom, tools apart), and each
+stage's code deps in dvc.yaml cover every project module it imports and name no folder it
+does not use."""
 
 import ast
+import json
+import shutil
 from pathlib import Path
 
-import yaml
+import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, dvc, git
 
 PACKAGES = ("stages", "mnist_transfer")
+# Which folders of the package a folder may import: only downwards.
+LAYERS = {
+    "core": set(),
+    "data": {"core"},
+    "backbones": {"core"},
+    "nets": {"core"},
+    "report": {"core"},
+    "tools": {"core", "data", "backbones", "nets", "report"},
+}
 
 
 def module_file(name: str) -> Path | None:
@@ -49,58 +62,115 @@ def import_closure(path: Path) -> set[Path]:
     return seen
 
 
-def declared_code(deps: list[str]) -> set[Path]:
-    """The project's Python files among a stage's deps, a folder standing for every module in it."""
-    files = set()
-    for dep in deps:
-        path = ROOT / dep
-        if dep.split("/")[0] not in PACKAGES:
-            continue
-        files |= set(path.rglob("*.py")) if path.is_dir() else {path}
-    return files
+def holds_code(path: Path) -> bool:
+    """False for a package marker with nothing but a docstring: editing it changes no stage."""
+    body = ast.parse(path.read_text()).body
+    return any(not (isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)) for node in body)
 
 
-def code_dep_mismatches(dvc_yaml: dict) -> list[str]:
-    """One line per difference between a stage's declared code deps and what it imports."""
+def code_dep_problems(dvc_yaml: dict) -> list[str]:
+    """One line for each module a stage imports that its deps do not cover, and for each
+    declared file or folder that it never imports."""
     problems = []
     for stage, spec in dvc_yaml["stages"].items():
-        entry = ROOT / "stages" / f"{stage}.py"
-        imported = import_closure(entry) | {ROOT / "stages/__init__.py"}
-        declared = declared_code(spec.get("deps", []))
-        for path in sorted(imported - declared):
+        imported = {path for path in import_closure(ROOT / "stages" / f"{stage}.py") if holds_code(path)}
+        code = [dep for dep in spec.get("deps", []) if dep.split("/")[0] in PACKAGES]
+        covered = set()
+        for dep in code:
+            path = ROOT / dep
+            declared = set(path.rglob("*.py")) if path.is_dir() else {path}
+            if not declared & imported:
+                problems.append(f"{stage}: declares {dep}, which it never imports")
+            covered |= declared
+        for path in sorted(imported - covered):
             problems.append(f"{stage}: imports {path.relative_to(ROOT)}, not in its deps")
-        for path in sorted(declared - imported):
-            problems.append(f"{stage}: declares {path.relative_to(ROOT)}, which it never imports")
     return problems
 
 
 def dvc_yaml() -> dict:
-    return yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    """dvc.yaml as DVC reads it, its templating resolved."""
+    from dvc.dependency.param import ParamsDependency
+    from dvc.repo import Repo
+
+    with Repo(str(ROOT)) as repo:
+        return {
+            "stages": {
+                stage.name: {"deps": [dep.def_path for dep in stage.deps if not isinstance(dep, ParamsDependency)]}
+                for stage in repo.index.stages
+            }
+        }
+
+
+def _stage_files() -> set[str]:
+    return {p.stem for p in (ROOT / "stages").glob("*.py")} - {"__init__"}
 
 
 def test_ls_stages_is_the_pipeline():
-    stages = {p.stem for p in (ROOT / "stages").glob("*.py")} - {"__init__"}
-    assert stages == set(dvc_yaml()["stages"])
+    assert _stage_files() == set(dvc_yaml()["stages"])
     assert not [p for p in (ROOT / "stages").iterdir() if p.is_dir() and p.name != "__pycache__"]
 
 
-def test_every_stage_declares_exactly_the_code_it_imports():
-    assert code_dep_mismatches(dvc_yaml()) == []
+def test_ls_mnist_transfer_is_the_architecture():
+    folders = {p.name for p in (ROOT / "mnist_transfer").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    modules = {p.name for p in (ROOT / "mnist_transfer").glob("*.py")}
+    assert folders == set(LAYERS)
+    assert modules == {"__init__.py"}
 
 
-def test_a_missing_or_extra_code_dep_is_named():
+def test_imports_between_folders_point_down_only():
+    upward = []
+    for folder, below in LAYERS.items():
+        for path in sorted((ROOT / "mnist_transfer" / folder).glob("*.py")):
+            for imported in imported_files(path):
+                parts = imported.relative_to(ROOT).parts
+                if parts[0] == "mnist_transfer" and len(parts) > 2 and parts[1] not in {folder, *below}:
+                    upward.append(f"{path.relative_to(ROOT)} imports {imported.relative_to(ROOT)}")
+    assert upward == []
+
+
+def test_no_stage_imports_a_tool_or_another_stage():
+    for stage in _stage_files():
+        closure = import_closure(ROOT / "stages" / f"{stage}.py")
+        assert not [p for p in closure if "tools" in p.parts], stage
+        assert not [p for p in closure if p.parent.name == "stages" and p.stem not in {stage, "__init__"}], stage
+
+
+def test_every_stage_declares_the_code_it_imports_and_only_folders_it_uses():
+    assert code_dep_problems(dvc_yaml()) == []
+
+
+def test_a_missing_or_unused_code_dep_is_named():
     spec = dvc_yaml()
     deps = spec["stages"]["train_head"]["deps"]
-    deps.remove("mnist_transfer/training.py")
-    deps.append("mnist_transfer/comparison.py")
-    assert code_dep_mismatches(spec) == [
-        "train_head: imports mnist_transfer/training.py, not in its deps",
-        "train_head: declares mnist_transfer/comparison.py, which it never imports",
+    deps.remove("mnist_transfer/nets")
+    deps.append("mnist_transfer/report")
+    assert code_dep_problems(spec) == [
+        "train_head: declares mnist_transfer/report, which it never imports",
+        "train_head: imports mnist_transfer/nets/models.py, not in its deps",
+        "train_head: imports mnist_transfer/nets/training.py, not in its deps",
     ]
 
 
-def test_a_folder_dep_covers_every_module_in_it():
-    spec = dvc_yaml()
-    spec["stages"]["preprocess"]["deps"].append("mnist_transfer/sources")
-    problems = code_dep_mismatches(spec)
-    assert "preprocess: declares mnist_transfer/sources/mnist.py, which it never imports" in problems
+def edited_status(pipeline: Path, tmp_path: Path, module: str) -> set[str]:
+    """The stages `dvc status` reports changed after a comment is added to `module` in a
+    copy of the reproduced pipeline."""
+    repo = tmp_path / "repo"
+    shutil.copytree(pipeline, repo, symlinks=True)
+    with (repo / module).open("a") as file:
+        file.write("\n# an edit\n")
+    out = dvc(repo, "status", "--json")
+    return {name.split(":")[-1] for name in json.loads(out)}
+
+
+@pytest.mark.parametrize(
+    ("module", "changed"),
+    [
+        ("mnist_transfer/nets/models.py", {"train_cnn", "train_head"}),
+        ("mnist_transfer/nets/training.py", {"train_cnn", "train_head"}),
+        ("mnist_transfer/report/comparison.py", {"evaluate", "render_errors"}),
+        ("mnist_transfer/backbones/extraction.py", {"extract_features"}),
+    ],
+)
+def test_editing_one_folder_reruns_only_the_stages_that_use_it(pipeline, tmp_path, module, changed):
+    assert git(pipeline, "status", "--porcelain") == ""
+    assert edited_status(pipeline, tmp_path, module) == changed

@@ -9,9 +9,9 @@ import pickle
 import numpy as np
 import pytest
 
-from mnist_transfer.pipeline import atomic
-from mnist_transfer.pipeline.errors import InputError
-from mnist_transfer.sources import mnist
+from mnist_transfer.core import atomic
+from mnist_transfer.core.errors import InputError
+from mnist_transfer.data import mnist
 from tests.conftest import tiny_arrays, write_idx_folder
 
 # The mean and standard deviation of MNIST's training pixels, scaled to [0, 1], as published

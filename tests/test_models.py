@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_transfer import backbone, catalog, cpu, model_files, models, splits, training
-from mnist_transfer.pipeline import params
-from mnist_transfer.pipeline.errors import InputError
-from mnist_transfer.sources import backbone_weights
+from mnist_transfer.backbones import cpu, extraction, pretrained
+from mnist_transfer.core import catalog, model_files, params, splits
+from mnist_transfer.core.errors import InputError
+from mnist_transfer.nets import models, training
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,7 @@ def digits(mnist_arrays) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def imagenet_base_48():
-    return backbone_weights.conv_base("vgg16", "imagenet", 48)
+    return pretrained.conv_base("vgg16", "imagenet", 48)
 
 
 def trainable_count(model: keras.Model) -> int:
@@ -68,7 +68,7 @@ def test_augmentation_acts_in_training_only(digits):
 
 def test_the_head_on_48px_features_has_267786_trainable_parameters(imagenet_base_48):
     conv_base, _ = imagenet_base_48
-    extractor = backbone.feature_extractor(conv_base, "caffe", "block5_pool")
+    extractor = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
     feature_shape = extractor.output_shape[1:]
     assert feature_shape == (1, 1, 512)
     head = models.head(feature_shape, units=512, dropout=0.4)
@@ -80,13 +80,13 @@ def test_the_backbone_is_14714688_frozen_parameters(imagenet_base_48):
     conv_base, _ = imagenet_base_48
     assert frozen_count(conv_base) == 14_714_688
     assert trainable_count(conv_base) == 0
-    extractor = backbone.feature_extractor(conv_base, "caffe", "block5_pool")
+    extractor = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
     assert trainable_count(extractor) == 0
 
 
 def test_the_extractor_resizes_colours_and_preprocesses_in_the_graph(imagenet_base_48, digits):
     conv_base, _ = imagenet_base_48
-    extractor = backbone.feature_extractor(conv_base, "caffe", "block5_pool")
+    extractor = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
     assert extractor.input.dtype == "uint8"
     by_hand = tf.image.resize(tf.cast(digits[..., None], "float32"), (48, 48), method="bilinear")
     by_hand = keras.applications.vgg16.preprocess_input(tf.repeat(by_hand, 3, axis=-1))
@@ -110,13 +110,13 @@ def test_the_params_offer_exactly_the_optimizers_and_preprocessings_there_are():
     assert params.SCHEMA["head.optimizer"].allowed == " or ".join(models.OPTIMIZERS)
     assert params.SCHEMA["backbone.preprocess"].allowed == " or ".join(["imagenet", *catalog.SCALINGS])
     for scaling in catalog.SCALINGS:
-        assert backbone.scaling_layer(scaling).name == f"{scaling}_preprocess"
-    assert set(backbone.POLICIES) == set(catalog.PRECISIONS)
+        assert extraction.scaling_layer(scaling).name == f"{scaling}_preprocess"
+    assert set(extraction.POLICIES) == set(catalog.PRECISIONS)
 
 
 def test_unit_preprocessing_feeds_the_backbone_pixels_over_255(imagenet_base_48, digits):
     conv_base, _ = imagenet_base_48
-    extractor = backbone.feature_extractor(conv_base, "unit", "block5_pool")
+    extractor = extraction.feature_extractor(conv_base, "unit", "block5_pool")
     by_hand = tf.image.resize(tf.cast(digits[..., None], "float32"), (48, 48), method="bilinear") / 255
     np.testing.assert_allclose(
         extractor.predict(digits, verbose=0),
@@ -137,16 +137,16 @@ def test_adam_is_keras_adam_at_the_given_learning_rate():
     ("layer", "shape"), [("block5_pool", (1, 1, 512)), ("block4_pool", (2, 2, 512)), ("block3_pool", (4, 4, 256))]
 )
 def test_the_features_shape_follows_the_layer(layer, shape, digits):
-    conv_base, _ = backbone_weights.conv_base("vgg16", "imagenet", 32)
-    extractor = backbone.feature_extractor(conv_base, "caffe", layer)
+    conv_base, _ = pretrained.conv_base("vgg16", "imagenet", 32)
+    extractor = extraction.feature_extractor(conv_base, "caffe", layer)
     assert extractor.output_shape[1:] == shape
     assert extractor.predict(digits, verbose=0).shape == (len(digits), *shape)
 
 
 def test_extraction_streams_to_disk_as_predict_would(imagenet_base_48, digits, tmp_path):
     conv_base, _ = imagenet_base_48
-    extractor = backbone.feature_extractor(conv_base, "caffe", "block5_pool")
-    shape = backbone.extract(extractor, digits, 3, tmp_path / "features.npy", "float32")  # 3 batches, the last short
+    extractor = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
+    shape = extraction.extract(extractor, digits, 3, tmp_path / "features.npy", "float32")  # 3 batches, the last short
     written = np.load(tmp_path / "features.npy")
     assert shape == (1, 1, 512) and written.shape == (8, 1, 1, 512)
     assert written.dtype == "float32"
@@ -155,9 +155,9 @@ def test_extraction_streams_to_disk_as_predict_would(imagenet_base_48, digits, t
 
 def test_float16_features_are_the_float32_ones_rounded(imagenet_base_48, digits, tmp_path):
     conv_base, _ = imagenet_base_48
-    extractor = backbone.feature_extractor(conv_base, "caffe", "block5_pool")
-    backbone.extract(extractor, digits, 3, tmp_path / "full.npy", "float32")
-    backbone.extract(extractor, digits, 3, tmp_path / "half.npy")  # the default
+    extractor = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
+    extraction.extract(extractor, digits, 3, tmp_path / "full.npy", "float32")
+    extraction.extract(extractor, digits, 3, tmp_path / "half.npy")  # the default
     half = np.load(tmp_path / "half.npy")
     assert half.dtype == "float16"
     # The same batches on the same machine: float16 storage is the one rounding between them.
@@ -166,13 +166,13 @@ def test_float16_features_are_the_float32_ones_rounded(imagenet_base_48, digits,
 
 def test_features_beyond_float16_stop_the_extraction_in_one_line(imagenet_base_48, digits, tmp_path):
     conv_base, _ = imagenet_base_48
-    features = backbone.feature_extractor(conv_base, "caffe", "block5_pool")
+    features = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
     amplified = keras.Model(features.input, keras.layers.Rescaling(1e6)(features.output))
     with pytest.raises(
         InputError,
         match=r"^backbone.feature_dtype float16: a feature of images 0-7 is \d+, beyond float16's 65504; use float32$",
     ):
-        backbone.extract(amplified, digits, 8, tmp_path / "features.npy", "float16")
+        extraction.extract(amplified, digits, 8, tmp_path / "features.npy", "float16")
 
 
 @pytest.mark.skipif(
@@ -180,9 +180,9 @@ def test_features_beyond_float16_stop_the_extraction_in_one_line(imagenet_base_4
 )
 def test_bfloat16_features_are_float32_features_to_bfloat16_rounding(imagenet_base_48, digits):
     conv_base, _ = imagenet_base_48
-    backbone.check_precision("bfloat16")
-    float32 = backbone.feature_extractor(conv_base, "caffe", "block5_pool").predict(digits, verbose=0)
-    bfloat16 = backbone.feature_extractor(conv_base, "caffe", "block5_pool", "bfloat16")
+    extraction.check_precision("bfloat16")
+    float32 = extraction.feature_extractor(conv_base, "caffe", "block5_pool").predict(digits, verbose=0)
+    bfloat16 = extraction.feature_extractor(conv_base, "caffe", "block5_pool", "bfloat16")
     assert bfloat16.output.dtype == "float32"
     # bfloat16 keeps 8 significant bits; 13 convolutions in a row round at every one of them.
     difference = np.abs(bfloat16.predict(digits, verbose=0) - float32)
@@ -194,12 +194,12 @@ def test_bfloat16_on_a_cpu_without_it_fails_in_one_line(monkeypatch):
     monkeypatch.setattr(cpu, "flags", lambda: {"avx2", "fma"})
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
     with pytest.raises(InputError) as error:
-        backbone.check_precision("bfloat16")
+        extraction.check_precision("bfloat16")
     assert str(error.value) == (
         "backbone.precision bfloat16 needs a GPU or a CPU with avx512_bf16 or amx_bf16, and this machine has neither; "
         "use float32"
     )
-    backbone.check_precision("float32")
+    extraction.check_precision("float32")
 
 
 def test_float16_features_reach_the_head_as_float32_batches_in_the_splits_rows(tmp_path):

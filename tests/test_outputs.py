@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from mnist_transfer import comparison, pictures
+from mnist_transfer.report import comparison, pictures
 from tests.conftest import SMALL_TEST
 
 

@@ -6,8 +6,8 @@ import copy
 import pytest
 import yaml
 
-from mnist_transfer.pipeline import params
-from mnist_transfer.pipeline.errors import InputError
+from mnist_transfer.core import params
+from mnist_transfer.core.errors import InputError
 from tests.conftest import ROOT
 
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist_transfer import predict as predict_module
+from mnist_transfer.tools import predict as predict_module
 from tests.conftest import SMALL_TEST, system_file
 from tests.test_framing import as_users_send_it
 
@@ -25,9 +25,9 @@ FONT_FACES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "De
 
 
 def predict(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    """`python -m mnist_transfer.predict` as a user runs it in `repo`, stdout and stderr apart."""
+    """`python -m mnist_transfer.tools.predict` as a user runs it in `repo`, stdout and stderr apart."""
     return subprocess.run(
-        [sys.executable, "-m", "mnist_transfer.predict", *args],
+        [sys.executable, "-m", "mnist_transfer.tools.predict", *args],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -62,7 +62,7 @@ def kaggle_csv(path: Path, digits: np.ndarray, labels: np.ndarray | None = None)
 
 
 def test_the_transfer_model_whole_predicts_what_its_head_does_on_the_cached_features(pipeline, test_set):
-    from mnist_transfer import model_files
+    from mnist_transfer.core import model_files
 
     digits, _ = test_set
     whole = predict_module.classifiers(

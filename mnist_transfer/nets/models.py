@@ -1,0 +1,84 @@
+"""Every model the pipeline builds, in one place, each taking what the stage before it
+writes: raw uint8 28x28 digits, or the backbone's features."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+from keras import layers
+
+from mnist_transfer.core import augmentation, digits
+
+if TYPE_CHECKING:
+    import tensorflow as tf
+
+CLASSES = 10
+
+
+def cnn(augment: bool, stroke: bool = False, blur: bool = False) -> keras.Model:
+    """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
+    Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
+    `stroke` and `blur` a random stroke width and blur; Keras applies them in training only."""
+    raw = digits.keras_input()
+    x = layers.Rescaling(1 / 255)(raw)
+    x = layers.Reshape((*digits.SHAPE, 1))(x)
+    for augment_layer in augmentation.augmenting(geometry=augment, stroke=stroke, blur=blur):
+        x = augment_layer(x)
+    for filters, kernel in ((32, 5), (64, 3)):
+        x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+        x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+        x = layers.MaxPool2D(2, strides=2)(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    return keras.Model(raw, layers.Dense(CLASSES, activation="softmax")(x), name="cnn")
+
+
+def head(
+    feature_shape: tuple[int, ...],
+    units: int,
+    dropout: float,
+    normalize_on: np.ndarray | tf.data.Dataset | None = None,
+) -> keras.Model:
+    """The blog's head on the frozen backbone: Flatten -> Dense(relu) -> Dropout -> Out;
+    with `normalize_on` (training features, as an array or in batches), a Normalization
+    layer first, adapted per channel on them and saved inside the model."""
+    features = keras.Input(feature_shape, name="features")
+    x = features
+    if normalize_on is not None:
+        normalization = layers.Normalization(axis=-1, name="normalize_features")
+        normalization.adapt(normalize_on)
+        x = normalization(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(units, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
+
+
+def transfer(extractor: keras.Model, head: keras.Model) -> keras.Model:
+    """The transfer model as one classifier, as the CNN is: raw digits -> the frozen
+    backbone up to its layer (`extraction.feature_extractor`) -> the trained head -> ten
+    probabilities."""
+    raw = digits.keras_input()
+    return keras.Model(raw, head(extractor(raw)), name="transfer_classifier")
+
+
+OPTIMIZERS = {
+    # The kernel's.
+    "rmsprop": lambda learning_rate: keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9, epsilon=1e-8),
+    # Keras' defaults.
+    "adam": lambda learning_rate: keras.optimizers.Adam(learning_rate=learning_rate),
+}
+
+
+def compile_for_training(model: keras.Model, learning_rate: float, optimizer: str = "rmsprop") -> None:
+    """The kernel's recipe (RMSprop, or another of OPTIMIZERS) and categorical
+    cross-entropy (on integer labels)."""
+    model.compile(
+        optimizer=OPTIMIZERS[optimizer](float(learning_rate)),  # Keras refuses a whole number, as YAML reads `1`
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )

@@ -1,0 +1,247 @@
+"""Your own digits through both models: image files (PNG, JPEG, BMP, ...: any size, dark
+ink on light paper or light on dark, colour or grey, one digit each), folders of them, or
+Kaggle "Digit Recognizer" CSVs (pixel0 to pixel783, with or without label), each model's
+label and probability for each, as CSV.
+
+    python -m mnist_transfer.tools.predict my_digits/*.png           # CSV on stdout
+    python -m mnist_transfer.tools.predict my_digits/ -o predictions.csv
+    python -m mnist_transfer.tools.predict test.csv --kaggle cnn -o submission.csv
+
+Every image is framed as MNIST framed its digits first (mnist_transfer.data.framing); a Kaggle
+row is framed already and goes in as it is. An input that cannot be read is one line on
+stderr naming it (and its row); the others are still predicted; the exit status is then 2.
+"""
+
+import argparse
+import csv
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, UnidentifiedImageError
+
+from mnist_transfer.core import atomic, catalog, digits, paths
+from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.data import framing
+from mnist_transfer.report import kaggle
+
+PIXELS = [f"pixel{i}" for i in range(digits.SHAPE[0] * digits.SHAPE[1])]
+KAGGLE_COLUMNS = (PIXELS, ["label", *PIXELS])
+
+
+@dataclass(frozen=True)
+class Item:
+    """One input: an image file, or one row (from 1) of a Kaggle CSV; its digit, framed,
+    or what was wrong with it."""
+
+    file: str
+    row: int | None = None
+    digit: np.ndarray | None = None
+    error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.file if self.row is None else f"{self.file} row {self.row}"
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The digit in the image at `path`, framed as MNIST's are; an InputError saying why not."""
+    with warnings.catch_warnings():
+        # Pillow only warns between its limit and twice it; both are refused here.
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as image:
+                image.load()
+                return framing.frame_image(image)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise InputError(f"over Pillow's decompression-bomb limit: {error}") from None
+        except UnidentifiedImageError:
+            if path.stat().st_size == 0:
+                raise InputError("empty file, not an image") from None
+            raise InputError("not an image Pillow can read (PNG, JPEG, BMP, ...) nor a .csv") from None
+        # Pillow's plugins report a truncated or damaged file in these, each its own way.
+        except (OSError, ValueError, EOFError, SyntaxError) as error:
+            raise InputError(f"truncated or damaged image ({error})") from None
+
+
+def describe_columns(columns: list[str]) -> str:
+    if len(columns) not in (len(PIXELS), len(PIXELS) + 1):
+        shown = ", ".join(columns[:3]) + (", ..." if len(columns) > 3 else "")
+        return f"found {len(columns)} columns ({shown})"
+    wanted = KAGGLE_COLUMNS[len(columns) - len(PIXELS)]
+    found, expected = next((f, w) for f, w in zip(columns, wanted, strict=True) if f != w)
+    return f"found {found!r} where {expected!r} should be"
+
+
+def read_kaggle_csv(path: Path) -> list[Item]:
+    """Every row of a Kaggle digits CSV: its digit as it is, or what is wrong with it. A
+    file that is no such CSV at all is an InputError, saying why."""
+    try:
+        # Only an empty cell is missing; "NA" and the like are text, and wrong.
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise InputError("empty, not a Kaggle digits CSV") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
+        raise InputError(f"not a readable CSV ({str(error).strip().splitlines()[0]})") from None
+    columns = [str(c) for c in table.columns]
+    if columns not in KAGGLE_COLUMNS:
+        raise InputError(
+            "not a Kaggle digits CSV: the columns must be pixel0 to pixel783, with or without label first; "
+            + describe_columns(columns)
+        )
+    found = table[PIXELS]
+    values = found.apply(pd.to_numeric, errors="coerce")  # a column with any text in it is all text
+    bad = (values.isna() | (values < 0) | (values > 255) | (values % 1 != 0)).to_numpy()
+    pixels = np.where(bad, 0, values.to_numpy(dtype=np.float64, na_value=0)).astype(np.uint8)
+    bad_rows = np.flatnonzero(bad.any(axis=1))
+    as_written = cells_as_written(path, set(bad_rows.tolist()))
+    items = []
+    for i in range(len(table)):
+        if bad[i].any():
+            column = int(np.argmax(bad[i]))
+            cell = as_written[i][columns.index(PIXELS[column])]
+            what = "empty" if cell == "" else f"{cell!r}, not a whole number 0-255"
+            items.append(Item(str(path), i + 1, error=f"{PIXELS[column]} is {what}"))
+        else:
+            items.append(Item(str(path), i + 1, digit=pixels[i].reshape(digits.SHAPE)))
+    return items
+
+
+def cells_as_written(path: Path, rows: set[int]) -> dict[int, list[str]]:
+    """The cells of some data rows (from 0) of a CSV, as the file spells them: pandas has
+    turned a column that holds an empty cell into floats, so `300` would read `300.0`."""
+    found: dict[int, list[str]] = {}
+    if rows:
+        with path.open(newline="") as file:
+            for number, cells in enumerate(csv.reader(file), start=-1):  # -1: the header
+                if number in rows:
+                    found[number] = cells
+                    if len(found) == len(rows):
+                        break
+    return found
+
+
+def read_inputs(names: list[str]) -> list[Item]:
+    """Every input named, in order: a folder stands for the files in it and in the folders
+    in it (hidden ones left out), a .csv for its rows."""
+    items = []
+    for name in names:
+        path = Path(name)
+        files = [path]
+        if path.is_dir():
+            files = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        for file in files:
+            try:
+                if not file.is_file():
+                    raise InputError("not found")
+                if file.suffix.lower() == ".csv":
+                    items += read_kaggle_csv(file)
+                else:
+                    items.append(Item(str(file), digit=read_image(file)))
+            except InputError as error:
+                items.append(Item(str(file), error=str(error)))
+    return items
+
+
+MODEL_NAMES = tuple(catalog.MODELS)
+
+
+def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, extractor: Path = paths.EXTRACTOR) -> dict:
+    """Each model named whole, raw digits in: the CNN as saved in `folder`; the transfer
+    model as its frozen extractor (stored once, beside the features it made) with the head
+    from `folder` on it. TensorFlow loads only now."""
+    needed = {name: [folder / paths.MODELS[name].name] for name in names}
+    if "transfer" in needed:
+        needed["transfer"].insert(0, extractor)
+    for path in (path for files in needed.values() for path in files):
+        if not path.is_file():
+            raise InputError(
+                f"{path}: not found; run dvc repro (or dvc pull) first, "
+                "or name where it is with --models or --extractor"
+            )
+    from mnist_transfer.core import model_files
+    from mnist_transfer.nets import models
+
+    loaded = {name: [model_files.load(path) for path in files] for name, files in needed.items()}
+    return {name: models.transfer(*parts) if name == "transfer" else parts[0] for name, parts in loaded.items()}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--models and --extractor: where `classifiers` finds the files, for every command that loads them."""
+    parser.add_argument(
+        "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras and head.keras"
+    )
+    parser.add_argument(
+        "--extractor",
+        type=Path,
+        default=paths.EXTRACTOR,
+        help=f"the frozen backbone's extractor (default {paths.EXTRACTOR})",
+    )
+
+
+def predictions_table(items: list[Item], probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per digit read: its file and row, and each model's label and probability."""
+    read = [item for item in items if item.error is None]
+    table = pd.DataFrame({"file": [i.file for i in read], "row": pd.array([i.row for i in read], dtype="Int64")})
+    for name, p in probabilities.items():
+        table[name] = p.argmax(axis=1)
+        table[f"{name}_probability"] = p.max(axis=1).round(4)
+    return table
+
+
+def kaggle_table(items: list[Item], probabilities: np.ndarray) -> pd.DataFrame:
+    """Kaggle's submission format: ImageId (each input's place among all inputs, from 1,
+    so an input that failed leaves its number out) and Label."""
+    image_ids = [n for n, item in enumerate(items, start=1) if item.error is None]
+    return kaggle.submission(image_ids, probabilities.argmax(axis=1))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_transfer.tools.predict", description=__doc__.splitlines()[0].rstrip(":")
+    )
+    parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
+    parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
+    parser.add_argument("--kaggle", choices=MODEL_NAMES, help="write ImageId,Label of this model only")
+    add_model_arguments(parser)
+    args = parser.parse_args(argv)
+
+    items = read_inputs(args.inputs)
+    failed = [item for item in items if item.error is not None]
+    for item in failed:
+        print(f"error: {item.name}: {item.error}", file=sys.stderr)
+    read = [item.digit for item in items if item.error is None]
+    if read:
+        names = [args.kaggle] if args.kaggle else list(MODEL_NAMES)
+        batch = np.stack(read)
+        loaded = classifiers(names, args.models, args.extractor)
+        from mnist_transfer.core import model_files
+
+        probabilities = {
+            name: model.predict(batch, batch_size=model_files.PREDICT_BATCH, verbose=0)
+            for name, model in loaded.items()
+        }
+        if args.kaggle:
+            table = kaggle_table(items, probabilities[args.kaggle])
+        else:
+            table = predictions_table(items, probabilities)
+        text = table.to_csv(index=False)
+        if args.output:
+            atomic.write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+    if failed:
+        print(f"predict: {len(read)} of {len(items)} inputs predicted, {len(failed)} failed", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    run_stage(lambda: sys.exit(main(sys.argv[1:])))
