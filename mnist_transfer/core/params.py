@@ -228,7 +228,12 @@ def load(stage: str) -> dict[str, Any]:
     return check(_read_yaml(PARAMS_FILE), declared_params(stage))
 
 
+def everything() -> dict[str, Any]:
+    """Every param of params.yaml, checked, nested as in the file: for tools and benchmarks."""
+    return check(_read_yaml(PARAMS_FILE), list(SCHEMA))
+
+
 def every_key() -> dict[str, Any]:
     """Every param of params.yaml, checked, by its dotted name (`head.units`)."""
-    nested = check(_read_yaml(PARAMS_FILE), list(SCHEMA))
+    nested = everything()
     return {key: nested[key] if "." not in key else nested[key.split(".")[0]][key.split(".")[1]] for key in SCHEMA}

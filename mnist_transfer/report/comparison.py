@@ -7,6 +7,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from mnist_transfer.report import metrics
+
 Predictions = dict[str, np.ndarray]
 
 
@@ -26,17 +28,17 @@ def wrong_among(rows: pd.DataFrame, model: str) -> int:
 def scores(labels: np.ndarray, predicted: np.ndarray) -> dict:
     """Accuracy and errors of one model's predictions."""
     wrong = predicted != labels
-    return {"accuracy": round(float(1 - wrong.mean()), 6), "errors": int(wrong.sum())}
+    return {metrics.ACCURACY: round(float(1 - wrong.mean()), 6), metrics.ERRORS: int(wrong.sum())}
 
 
 def compare(labels: np.ndarray, predictions: Predictions) -> dict:
     """The headline, for `dvc metrics diff` to read at a glance."""
     rows = disagreements(labels, predictions)
-    metrics = {
-        name: {**scores(labels, predicted), "errors_where_disagree": wrong_among(rows, name)}
+    each = {
+        name: {**scores(labels, predicted), metrics.ERRORS_WHERE_DISAGREE: wrong_among(rows, name)}
         for name, predicted in predictions.items()
     }
-    return {**metrics, "disagreements": len(rows), "test_images": len(labels)}
+    return {**each, metrics.DISAGREEMENTS: len(rows), metrics.TEST_IMAGES: len(labels)}
 
 
 def combine(probabilities: Iterable[np.ndarray]) -> np.ndarray:

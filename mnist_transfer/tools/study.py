@@ -19,6 +19,7 @@ import pandas as pd
 
 from mnist_transfer.core import catalog, params, paths
 from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.report import metrics
 from mnist_transfer.tools import summary, sweep
 
 
@@ -57,7 +58,7 @@ def backbone_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> 
     entry = catalog.BACKBONES[name]
     row = {
         "backbone, layer": f"{entry.title}, `{cut}`",
-        "test accuracy": mean_sd(experiments["transfer.accuracy"], percent=True, digits=2),
+        "test accuracy": mean_sd(experiments[metrics.key("transfer", metrics.ACCURACY)], percent=True, digits=2),
         "seeds": str(len(experiments)),
         "GFLOP per image": f"{entry.gflop[cut]:.3g}",
         "extraction, images/s": mean_sd(experiments["images_per_s"]),
@@ -78,21 +79,21 @@ ELSEWHERE = {
     (): (
         ("cnn", "CNN, the blog's (1 epoch)"),
         ("transfer", "VGG16 + head, the blog's (block5_pool, 1 epoch)"),
-        ("combined", "the two combined"),
+        (metrics.COMBINED, "the two combined"),
     ),
     (*BEST_FROZEN, *CNN_AUGMENTED): (
         ("transfer", "VGG16 + head, best frozen (block3_pool, normalised, 10 epochs)"),
         ("cnn", "CNN, the kernel's augmentation (10 epochs)"),
-        ("combined", "the two combined"),
+        (metrics.COMBINED, "the two combined"),
     ),
     (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"): (
         ("transfer", "VGG16 + head, best frozen + 2 augmented views"),
         ("cnn", "CNN, the kernel's augmentation + stroke width + blur"),
-        ("combined", "the two combined"),
+        (metrics.COMBINED, "the two combined"),
     ),
     (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=4"): (
         ("transfer", "VGG16 + head, best frozen + 4 augmented views"),
-        ("combined", "the two combined (CNN as above)"),
+        (metrics.COMBINED, "the two combined (CNN as above)"),
     ),
     # Last, as the least needed: stroke width alone, without blur.
     (*BEST_FROZEN, *CNN_AUGMENTED, "cnn.stroke=true"): (("cnn", "CNN, the kernel's augmentation + stroke width"),),
@@ -144,9 +145,11 @@ def elsewhere_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) ->
     return [
         {
             "model": label,
-            "MNIST test": mean_sd(experiments.get(f"{model}.accuracy", pd.Series()), percent=True, digits=2),
+            "MNIST test": mean_sd(
+                experiments.get(metrics.key(model, metrics.ACCURACY), pd.Series()), percent=True, digits=2
+            ),
             "digits from elsewhere": mean_sd(
-                experiments.get(f"{model}.elsewhere_accuracy", pd.Series()), percent=True, digits=2
+                experiments.get(metrics.key(model, metrics.ELSEWHERE_ACCURACY), pd.Series()), percent=True, digits=2
             ),
             "seeds": str(len(experiments)),
             "settings": command,

@@ -16,16 +16,12 @@ import pandas as pd
 
 from mnist_transfer.core import params
 from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.report import metrics
 
-# Every finished experiment has these; the rest are missing from runs made before them.
-REQUIRED = ("cnn.accuracy", "transfer.accuracy", "disagreements")
-FIGURES = (
-    *REQUIRED,
-    "combined.accuracy",
-    "cnn.elsewhere_accuracy",
-    "transfer.elsewhere_accuracy",
-    "combined.elsewhere_accuracy",
-)
+# Every finished experiment has the REQUIRED; the rest are missing from runs made before them.
+REQUIRED = metrics.REQUIRED
+FIGURES = tuple(figure.key for figure in metrics.SUMMARY)
+PERCENT = {figure.key for figure in metrics.SUMMARY if figure.percent}
 WIDTH = max(map(len, FIGURES))
 STATISTICS = ("mean", "sd", "min", "max")
 
@@ -84,7 +80,7 @@ def as_text(summary: pd.DataFrame, left_out: int) -> str:
         ]
         for figure in FIGURES:
             values = [group[f"{figure} {s}"] for s in STATISTICS]
-            shown = [("-" if pd.isna(v) else f"{v:.2%}" if figure.endswith("accuracy") else f"{v:.1f}") for v in values]
+            shown = [("-" if pd.isna(v) else f"{v:.2%}" if figure in PERCENT else f"{v:.1f}") for v in values]
             lines.append(f"  {figure:<{WIDTH}}" + "".join(f"{v:>9}" for v in shown))
         blocks.append("\n".join(lines))
     text = "\n\n".join(blocks)

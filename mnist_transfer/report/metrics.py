@@ -1,0 +1,40 @@
+"""The headline's metrics, named once: evaluate writes them under these names into
+metrics/evaluate.json, and the summary, the study and the docs' tables read them by the same."""
+
+from dataclasses import dataclass
+
+from mnist_transfer.core import catalog
+
+COMBINED = "combined"  # the mean of the two models' probabilities
+SCORED = (*catalog.MODELS, COMBINED)  # what evaluate scores, in the order it lists them
+
+# Of each of SCORED:
+ACCURACY = "accuracy"  # on MNIST's test images
+ERRORS = "errors"
+ELSEWHERE_ACCURACY = "elsewhere_accuracy"  # on the digits from elsewhere (data.elsewhere)
+# Of each model, not the two combined: the blog's err_CNN and err_VGG16.
+ERRORS_WHERE_DISAGREE = "errors_where_disagree"
+# Of the pair.
+DISAGREEMENTS = "disagreements"
+TEST_IMAGES = "test_images"
+
+
+@dataclass(frozen=True)
+class Figure:
+    key: str  # dotted, as `dvc exp show` and `dvc metrics show` name it
+    percent: bool  # a share, shown as a percentage
+
+
+def key(scored: str, metric: str) -> str:
+    return f"{scored}.{metric}"
+
+
+# What a summary of experiments shows; the first three every finished experiment has.
+SUMMARY = (
+    Figure(key("cnn", ACCURACY), True),
+    Figure(key("transfer", ACCURACY), True),
+    Figure(DISAGREEMENTS, False),
+    Figure(key(COMBINED, ACCURACY), True),
+    *(Figure(key(scored, ELSEWHERE_ACCURACY), True) for scored in SCORED),
+)
+REQUIRED = tuple(figure.key for figure in SUMMARY[:3])
