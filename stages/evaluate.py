@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from mnist_transfer.core import atomic, catalog, determinism, model_files, paths, splits
+from mnist_transfer.core import atomic, catalog, determinism, model_files, params, paths, splits
 from mnist_transfer.core.errors import run_stage
 from mnist_transfer.report import comparison, kaggle, metrics
 
@@ -38,6 +38,7 @@ def predicted(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def main() -> None:
+    params.load("evaluate")  # reads no key, but a typo anywhere in params.yaml stops it
     determinism.make_deterministic()
     data = json.loads(paths.RAW_PROVENANCE.read_text())
     backbone = json.loads(paths.FEATURES_WEIGHTS.read_text())

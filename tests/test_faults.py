@@ -187,15 +187,25 @@ def test_a_missing_key_fails_in_one_line(repo):
 def test_an_unknown_key_under_a_section_fails_in_one_line(repo):
     set_params(repo, {"cnn.augmentation": True})
     assert_fails_cleanly(
-        repo, "train_cnn", "params.yaml: unknown key cnn.augmentation; cnn takes batch_size, learning_rate, augment"
+        repo,
+        "train_cnn",
+        "params.yaml: unknown key cnn.augmentation; did you mean 'augment'? cnn takes batch_size, learning_rate, augment",
     )
 
 
 def test_an_unknown_key_fails_every_stage_that_would_run(repo):
     set_params(repo, {"head.unit": 64})
     assert_fails_cleanly(
-        repo, "fetch_mnist", "params.yaml: unknown key head.unit; head takes units, dropout, batch_size, learning_rate"
+        repo,
+        "fetch_mnist",
+        "params.yaml: unknown key head.unit; did you mean 'units'? head takes units, dropout, batch_size, learning_rate",
     )
+
+
+@pytest.mark.parametrize("stage_name", ["evaluate", "render_errors"])
+def test_a_typo_at_the_top_stops_even_a_stage_that_reads_no_such_key(repo, stage_name):
+    set_params(repo, {"epoch": 3})
+    assert_fails_cleanly(repo, stage_name, "params.yaml: unknown key 'epoch'; did you mean 'epochs'? the keys are seed")
 
 
 def write_npz(path: Path, **changes) -> None:

@@ -157,15 +157,24 @@ def test_an_unknown_key_under_a_section_is_named_with_the_known_ones(defaults):
     with pytest.raises(InputError) as error:
         params.check(defaults, ["epochs"])
     assert (
-        str(error.value)
-        == "params.yaml: unknown key cnn.learning_rat; cnn takes batch_size, learning_rate, augment, stroke, blur"
+        str(error.value) == "params.yaml: unknown key cnn.learning_rat; did you mean 'learning_rate'? "
+        "cnn takes batch_size, learning_rate, augment, stroke, blur"
     )
 
 
 def test_an_unknown_top_level_key_is_named(defaults):
     defaults["epoch"] = 3
-    with pytest.raises(InputError, match=r"^params.yaml: unknown key 'epoch'; the keys are seed, epochs, data, "):
+    with pytest.raises(
+        InputError,
+        match=r"^params.yaml: unknown key 'epoch'; did you mean 'epochs'\? the keys are seed, epochs, data, ",
+    ):
         params.check(defaults, ["epochs"])
+
+
+def test_an_unknown_key_like_none_of_the_known_ones_gets_no_suggestion(defaults):
+    defaults["colour"] = "blue"
+    with pytest.raises(InputError, match=r"^params.yaml: unknown key 'colour'; the keys are seed, epochs, "):
+        params.check(defaults, [])
 
 
 def test_a_section_that_is_not_a_mapping_is_named(defaults):

@@ -197,6 +197,8 @@ def test_each_bad_input_is_one_line_and_the_rest_are_still_predicted(pipeline, t
     pixels.loc[3, "pixel7"] = 300
     pixels.loc[4, "pixel0"] = ""
     pixels.to_csv(tmp_path / "some-bad-rows.csv", index=False)
+    with (tmp_path / "some-bad-rows.csv").open("a") as file:
+        file.write(",".join(["0"] * 10) + "\n")  # a last row cut short
 
     inputs = [
         good,
@@ -222,13 +224,14 @@ def test_each_bad_input_is_one_line_and_the_rest_are_still_predicted(pipeline, t
         "some-bad-rows.csv row 2": "pixel100 is 'dark', not a whole number 0-255",
         "some-bad-rows.csv row 4": "pixel7 is '300', not a whole number 0-255",
         "some-bad-rows.csv row 5": "pixel0 is empty",
+        "some-bad-rows.csv row 6": "10 cells, the header has 784",
         "missing.png": "not found",
     }
     lines = errors(result)
     assert len(lines) == len(expected), result.stderr
     for line, (name, reason) in zip(lines, expected.items(), strict=True):
         assert line.startswith(f"error: {tmp_path / name}: {reason}"), line
-    assert result.stderr.rstrip().splitlines()[-1] == "predict: 4 of 15 inputs predicted, 11 failed"
+    assert result.stderr.rstrip().splitlines()[-1] == "predict: 4 of 16 inputs predicted, 12 failed"
 
     table = pd.read_csv(io.StringIO(result.stdout), dtype={"row": "Int64"})
     assert table["file"].tolist() == [str(good), *[str(tmp_path / "some-bad-rows.csv")] * 2, str(also_good)]

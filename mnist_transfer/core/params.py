@@ -1,6 +1,7 @@
 """The one params loader: reads `params.yaml`, checks every key a stage reads before any
 work, and gives the stage exactly the keys `dvc.yaml` declares for it."""
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,12 +140,21 @@ def _read_yaml(path: Path) -> Any:
         raise InputError(f"{path}: not valid YAML{line}{f' ({problem})' if problem else ''}") from None
 
 
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
 def _check_known_keys(params: Any) -> None:
+    """Every key of the file is one the pipeline knows: a typo stops every stage and tool, in one line."""
     if not isinstance(params, dict):
         raise InputError(f"{PARAMS_FILE}: must be a mapping of {', '.join(TOP_KEYS)}, got {_shown(params)}")
     for key, value in params.items():
         if key not in TOP_KEYS:
-            raise InputError(f"{PARAMS_FILE}: unknown key {key!r}; the keys are {', '.join(TOP_KEYS)}")
+            raise InputError(
+                f"{PARAMS_FILE}: unknown key {key!r}; {_did_you_mean(str(key), TOP_KEYS)}"
+                f"the keys are {', '.join(TOP_KEYS)}"
+            )
         if key in SECTIONS:
             if not isinstance(value, dict):
                 raise InputError(
@@ -152,7 +162,10 @@ def _check_known_keys(params: Any) -> None:
                 )
             for sub in value:
                 if sub not in SECTIONS[key]:
-                    raise InputError(f"{PARAMS_FILE}: unknown key {key}.{sub}; {key} takes {', '.join(SECTIONS[key])}")
+                    raise InputError(
+                        f"{PARAMS_FILE}: unknown key {key}.{sub}; {_did_you_mean(str(sub), SECTIONS[key])}"
+                        f"{key} takes {', '.join(SECTIONS[key])}"
+                    )
 
 
 def declared_params(stage: str) -> list[str]:
@@ -224,7 +237,8 @@ def _check_backbone_batch(batch_size: int, input_size: int) -> None:
 
 
 def load(stage: str) -> dict[str, Any]:
-    """The checked params of `stage`: only those `dvc.yaml` declares for it."""
+    """The checked params of `stage`: only those `dvc.yaml` declares for it, after every key
+    of the file is known to be one of the pipeline's (a stage that reads none checks that too)."""
     return check(_read_yaml(PARAMS_FILE), declared_params(stage))
 
 

@@ -14,6 +14,7 @@ stderr naming it (and its row); the others are still predicted; the exit status 
 
 import argparse
 import csv
+import io
 import sys
 import warnings
 from dataclasses import dataclass
@@ -77,51 +78,75 @@ def describe_columns(columns: list[str]) -> str:
 
 
 def read_kaggle_csv(path: Path) -> list[Item]:
-    """Every row of a Kaggle digits CSV: its digit as it is, or what is wrong with it. A
-    file that is no such CSV at all is an InputError, saying why."""
+    """Every data row of a Kaggle digits CSV: its digit as it is, or what is wrong with it
+    (a row of the wrong length, a cell that is no pixel). A file that is no such CSV at all
+    is an InputError, saying why. Read row by row, so one bad row costs that row alone."""
     try:
-        # Only an empty cell is missing; "NA" and the like are text, and wrong.
-        table = pd.read_csv(path, keep_default_na=False, na_values=[""], low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise InputError("empty, not a Kaggle digits CSV") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as error:
-        raise InputError(f"not a readable CSV ({str(error).strip().splitlines()[0]})") from None
-    columns = [str(c) for c in table.columns]
+        text = path.read_bytes().decode("utf-8-sig")  # Excel writes a BOM before the header
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"not a readable CSV (not UTF-8 text: byte {error.start} is {error.object[error.start]:#04x})"
+        ) from None
+    rows = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(rows, None)
+    except csv.Error as error:
+        raise InputError(f"not a readable CSV ({error})") from None
+    if not header:
+        raise InputError("empty, not a Kaggle digits CSV")
+    columns = [cell.strip() for cell in header]
     if columns not in KAGGLE_COLUMNS:
         raise InputError(
             "not a Kaggle digits CSV: the columns must be pixel0 to pixel783, with or without label first; "
             + describe_columns(columns)
         )
-    found = table[PIXELS]
-    values = found.apply(pd.to_numeric, errors="coerce")  # a column with any text in it is all text
-    bad = (values.isna() | (values < 0) | (values > 255) | (values % 1 != 0)).to_numpy()
-    pixels = np.where(bad, 0, values.to_numpy(dtype=np.float64, na_value=0)).astype(np.uint8)
-    bad_rows = np.flatnonzero(bad.any(axis=1))
-    as_written = cells_as_written(path, set(bad_rows.tolist()))
-    items = []
-    for i in range(len(table)):
-        if bad[i].any():
-            column = int(np.argmax(bad[i]))
-            cell = as_written[i][columns.index(PIXELS[column])]
-            what = "empty" if cell == "" else f"{cell!r}, not a whole number 0-255"
-            items.append(Item(str(path), i + 1, error=f"{PIXELS[column]} is {what}"))
-        else:
-            items.append(Item(str(path), i + 1, digit=pixels[i].reshape(digits.SHAPE)))
+    first_pixel = len(columns) - len(PIXELS)
+    items: list[Item] = []
+    number = 0
+    while True:
+        try:
+            cells = next(rows, None)
+        except csv.Error as error:  # a quote never closed, a field over the csv module's limit
+            items.append(
+                Item(str(path), number + 1, error=f"not readable as CSV ({error}); the rest of the file skipped")
+            )
+            break
+        if cells is None:
+            break
+        if not cells:  # a blank line, as pandas and Kaggle skip them
+            continue
+        number += 1
+        if len(cells) != len(columns):
+            items.append(Item(str(path), number, error=f"{len(cells)} cells, the header has {len(columns)}"))
+            continue
+        digit, error = pixels_of(cells[first_pixel:])
+        items.append(Item(str(path), number, digit=digit, error=error))
+    if not items:
+        raise InputError("a header and no rows, no digit to predict")
     return items
 
 
-def cells_as_written(path: Path, rows: set[int]) -> dict[int, list[str]]:
-    """The cells of some data rows (from 0) of a CSV, as the file spells them: pandas has
-    turned a column that holds an empty cell into floats, so `300` would read `300.0`."""
-    found: dict[int, list[str]] = {}
-    if rows:
-        with path.open(newline="") as file:
-            for number, cells in enumerate(csv.reader(file), start=-1):  # -1: the header
-                if number in rows:
-                    found[number] = cells
-                    if len(found) == len(rows):
-                        break
-    return found
+def pixels_of(cells: list[str]) -> tuple[np.ndarray | None, str | None]:
+    """One row's 784 cells as a digit, or what is wrong with the first cell that is not a
+    whole number 0-255 (12.0 counts as 12, as pandas writes whole numbers of a float column)."""
+    try:
+        values = np.array(cells, dtype=np.float64)
+    except ValueError:
+        values = np.array([_number_or_nan(cell) for cell in cells])
+    bad = ~np.isfinite(values) | (values < 0) | (values > 255) | (values % 1 != 0)
+    if bad.any():
+        column = int(np.argmax(bad))
+        cell = cells[column]
+        what = "empty" if cell.strip() == "" else f"{cell!r}, not a whole number 0-255"
+        return None, f"{PIXELS[column]} is {what}"
+    return values.astype(np.uint8).reshape(digits.SHAPE), None
+
+
+def _number_or_nan(cell: str) -> float:
+    try:
+        return float(cell)
+    except ValueError:
+        return float("nan")
 
 
 def read_inputs(names: list[str]) -> list[Item]:
