@@ -1,6 +1,6 @@
 """A benchmark's figures as a record under metrics/bench/, committed beside the docs that
 quote them: what ran, on which commit and machine, how long, and whether the cores were
-busy with something else when it started (the load average then, against the cores)."""
+busy with something else when it started (their busy share over one second, before it)."""
 
 import os
 import platform
@@ -33,13 +33,27 @@ def machine() -> dict:
     }
 
 
+def busy_share(seconds: float = 1.0) -> float:
+    """The share of the machine's CPU time that was busy over `seconds` (from /proc/stat)."""
+
+    def ticks() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]  # idle and iowait
+        return sum(values) - idle, sum(values)
+
+    busy_before, total_before = ticks()
+    time.sleep(seconds)
+    busy_after, total_after = ticks()
+    return (busy_after - busy_before) / max(1, total_after - total_before)
+
+
 class Recording:
     """Started when made; `write` saves the record of `part` with its rows."""
 
     def __init__(self, part: str) -> None:
         self.part = part
+        self.busy_before = busy_share()
         self.started = time.perf_counter()
-        self.load_before = os.getloadavg()[0]
 
     def write(self, rows: list[tuple[str, str]], **extra: object) -> Path:
         record = {
@@ -48,8 +62,8 @@ class Recording:
             "commit": commit(),
             "machine": machine(),
             "wall_s": round(time.perf_counter() - self.started, 1),
-            "load_average_at_start": round(self.load_before, 2),
-            "cores_shared": self.load_before > 0.5,
+            "cpu_busy_before_start": round(self.busy_before, 2),
+            "cores_shared": self.busy_before > 0.1,
             "rows": [{"figure": figure, "measured": measured} for figure, measured in rows],
             **extra,
         }
