@@ -75,12 +75,17 @@ plots: setup
 bench: setup
 	PATH="$(BIN):$$PATH" python -m bench
 
-# `make sweep SEEDS='range(0,10)' SET='head.optimizer=adam epochs=3'`: queue one experiment
-# per seed, run them two at a time, print the summary. `make summary` prints it alone.
+# `make sweep SEEDS='range(0,10)' SET='head.optimizer=adam epochs=3'`: one experiment per seed
+# on Dask (a LocalCluster of JOBS workers, or SCHEDULER's workers, which clone GIT_REMOTE), then
+# the summary. `make summary` prints it alone.
 SEEDS ?= range(0,10)
 SET ?=
+JOBS ?= 2
+SCHEDULER ?=
+GIT_REMOTE ?=
 sweep: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.sweep --seeds '$(SEEDS)' $(foreach s,$(SET),-S $(s))
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.sweep --seeds '$(SEEDS)' -j $(JOBS) $(foreach s,$(SET),-S $(s)) \
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(GIT_REMOTE),--git-remote $(GIT_REMOTE))
 
 summary: setup
 	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.summary

@@ -1,61 +1,33 @@
-"""Sweeps that never wait forever, and extract the features once: real queue workers of
-the real DVC, killed with SIGKILL mid-run, on the small data set."""
+"""Sweeps on Dask's scheduler, with real processes on the small data set: a LocalCluster on
+one machine; then a scheduler and two `dask worker` processes on localhost, each started in a
+clone of its own, sharing a bare Git remote and a local DVC remote, one SIGKILLed mid-task."""
 
 import io
+import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import psutil
+import pytest
 
-from mnist_transfer.tools import sweep as sweep_module
-from tests.conftest import dvc, run
+from tests.conftest import BIN, commit_all, copy_project, dvc, git, run, set_params
 
-# One epoch: these tests are about the queue, not about what the models learn.
+# One epoch: these tests are about the sweep, not about what the models learn.
 QUICK = ("-S", "epochs=1")
 
 
-def sweep(repo: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mnist_transfer.tools.sweep", *args],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+def sweep(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "mnist_transfer.tools.sweep", *args], repo, check=check, timeout=1200)
 
 
-def queue_states(repo: Path) -> list[str]:
-    status = run([sys.executable, "-m", "dvc", "queue", "status"], repo, timeout=120).stdout
-    return [line.split()[-1] for line in status.splitlines()[1:] if line.strip() and "Worker status" not in line]
-
-
-def experiment_running(repo: Path) -> bool:
-    """Whether one of the repository's experiments is running: `dvc exp exec-run` on its
-    info file (found from the processes, not from `dvc queue status`, which a killed worker
-    can leave hanging)."""
-    return any(
-        "exec-run" in (process.info["cmdline"] or []) and any(str(repo) in arg for arg in process.info["cmdline"])
-        for process in psutil.process_iter(["cmdline"])
-    )
-
-
-def kill_workers_once_running(repo: Path, process: subprocess.Popen, timeout: float = 300) -> float:
-    """SIGKILL every queue worker as soon as an experiment runs; when it happened."""
-    prefix = sweep_module.worker_prefix(str(repo))
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        if experiment_running(repo):
-            killed = sweep_module.workers(prefix)
-            if killed:
-                for worker in killed:
-                    worker.send_signal(signal.SIGKILL)
-                return time.monotonic()
-        time.sleep(0.5)
-    raise AssertionError(f"no experiment ran within {timeout} s")
+def sweep_lines(output: str) -> str:
+    return "\n".join(line for line in output.splitlines() if line.startswith(("sweep:", "error:")))
 
 
 def finished_seeds(repo: Path) -> list[int]:
@@ -64,79 +36,151 @@ def finished_seeds(repo: Path) -> list[int]:
     return sorted(int(seed) for seed in done["seed"])
 
 
-def test_a_sweep_whose_workers_are_killed_restarts_them_once_and_finishes(pipeline_copy):
-    process = sweep(pipeline_copy, "--seeds", "range(0,1)", *QUICK)
-    kill_workers_once_running(pipeline_copy, process)
-    output, _ = process.communicate(timeout=900)
-    assert process.returncode == 0, output
-    assert "sweep: the queue's workers are gone with seeds 0 unfinished; restarting" in output
-    assert "sweep: 1 of 1 done, 0 failed" in output
-    assert finished_seeds(pipeline_copy) == [0]
-
-
-def test_a_sweep_whose_workers_die_twice_stops_in_one_line_and_says_how_to_resume(pipeline_copy):
-    process = sweep(pipeline_copy, "--seeds", "range(3,4)", "-j", "1", *QUICK)
-    kill_workers_once_running(pipeline_copy, process)
-    killed_again = kill_workers_once_running(pipeline_copy, process)
-    output, _ = process.communicate(timeout=300)
-    stopped_after = time.monotonic() - killed_again
-    assert process.returncode == 2, output
-    assert stopped_after < 120, output
-    errors = [line for line in output.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, output
-    assert errors[0].startswith(
-        "error: sweep: the queue's workers stopped twice with 1 of 1 experiments unfinished (seeds 3); run them with: "
-    )
-    resume = errors[0].split("run them with: ")[1]
-    assert resume == "python -m mnist_transfer.tools.sweep --seeds 'range(3,4)' -S 'epochs=1' -j 1"
-    # Resuming runs that seed alone, and clears what the stopped sweep left in the queue.
-    result = run([sys.executable, "-m", "mnist_transfer.tools.sweep", "--seeds", "range(3,4)", *QUICK], pipeline_copy)
-    assert "sweep: 1 experiment queued" in result.stdout
-    assert finished_seeds(pipeline_copy) == [3]
-
-
-def test_a_task_left_running_by_a_killed_sweep_is_cleared_before_the_next(pipeline_copy):
-    dvc(pipeline_copy, "exp", "run", "--queue", "-S", "seed=5", *QUICK)
-    # Not through a pipe: the worker it leaves behind would hold the pipe open until it ends.
-    subprocess.run(
-        [sys.executable, "-m", "dvc", "queue", "start"],
-        cwd=pipeline_copy,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=True,
-    )
-    process = subprocess.Popen(["sleep", "3600"])  # stands for the sweep that was killed with its workers
-    try:
-        kill_workers_once_running(pipeline_copy, process)
-    finally:
-        process.kill()
-    time.sleep(3)
-    assert "Running" in queue_states(pipeline_copy)  # stale: nothing will ever finish it
-
-    result = run([sys.executable, "-m", "mnist_transfer.tools.sweep", "--seeds", "range(0,1)", *QUICK], pipeline_copy)
-    assert "sweep: cleared the queue left by an earlier run (1 stale running, 0 queued)" in result.stdout
-    assert "sweep: 1 of 1 done, 0 failed" in result.stdout
-    assert "Running" not in queue_states(pipeline_copy)
+def test_a_local_sweep_runs_each_seed_once_and_never_runs_the_backbone(pipeline_copy):
+    output = sweep(pipeline_copy, "--seeds", "range(0,2)", *QUICK).stdout
+    assert "sweep: 2 points on 2 Dask workers; dashboard " in output
+    assert "sweep: 2 done, 0 failed" in output
+    assert "extract_features ran 0 times" in output
+    assert finished_seeds(pipeline_copy) == [0, 1]
+    assert "n=2, seeds 0 1" in output  # the summary of them
 
 
 def test_a_sweep_at_a_layer_never_extracted_extracts_once(pipeline_copy):
-    result = run(
-        [
-            sys.executable,
-            "-m",
-            "mnist_transfer.tools.sweep",
-            "--seeds",
-            "range(0,3)",
-            "-S",
-            "backbone.layer=block4_pool",
-        ],
-        pipeline_copy,
-    )
-    assert "the first runs alone, to extract the features once" in result.stdout
-    assert "sweep: 3 of 3 done, 0 failed" in result.stdout
-    shown = pd.read_csv(io.StringIO(dvc(pipeline_copy, "exp", "show", "--csv")))
-    names = shown[shown["Experiment"].notna()]["Experiment"]
-    extracted = [
-        name for name in names if "Running stage 'extract_features'" in dvc(pipeline_copy, "queue", "logs", name)
+    output = sweep(pipeline_copy, "--seeds", "choice(3,5)", "-S", "backbone.layer=block4_pool", *QUICK).stdout
+    assert "the first runs alone, to extract the features once" in output
+    assert "extract_features ran 1 time\n" in output, sweep_lines(output)
+    assert finished_seeds(pipeline_copy) == [3, 5]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--seeds", "range(0,"), "--seeds 'range(0,': expected range(A,B), range(A,B,STEP), choice(A,B,...) or"),
+        (("-S", "epoch=3"), "params.yaml: unknown key 'epoch'; did you mean 'epochs'?"),
+        (("-S", "epochs=0"), "params.yaml: epochs must be a whole number >= 1, got 0"),
+        (("--scheduler", "tcp://127.0.0.1:9"), "--scheduler and --git-remote go together"),
+    ],
+)
+def test_a_bad_sweep_is_one_line_and_runs_nothing(pipeline_copy, args, expected):
+    result = sweep(pipeline_copy, *args, check=False)
+    assert result.returncode == 2, result.stdout
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
+    assert dvc(pipeline_copy, "exp", "list").strip() == ""
+
+
+def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_copy):
+    set_params(pipeline_copy, {"head.units": 64})
+    result = sweep(pipeline_copy, "--seeds", "0", check=False)
+    assert result.returncode == 2
+    assert result.stdout.strip().splitlines() == [
+        "error: sweep: params.yaml has uncommitted changes; the workers run commits only: commit first"
     ]
-    assert len(names) == 3 and len(extracted) == 1, extracted
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def started(args: list[str], cwd: Path, log: Path, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(args, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT, env=env)
+
+
+def clone_of_project(dest: Path) -> dict:
+    """A clone of the project where a Dask process starts, and the environment that puts it
+    on PYTHONPATH, as docs/experiments.md starts them."""
+    copy_project(dest)
+    return {**os.environ, "PYTHONPATH": str(dest)}
+
+
+@pytest.fixture
+def dask_cluster(tmp_path) -> Iterator[dict]:
+    """A scheduler and two workers (no nanny: killing one kills it for good), on localhost,
+    each in a clone of its own."""
+    from distributed import Client
+
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(BIN / "dask")
+    home = tmp_path / "scheduler"
+    processes = [
+        started(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            home,
+            tmp_path / "scheduler.log",
+            clone_of_project(home),
+        )
+    ]
+    workers = {}
+    try:
+        for name in ("worker-a", "worker-b"):
+            home = tmp_path / name
+            workers[name] = started(
+                [dask, "worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                home,
+                tmp_path / f"{name}.log",
+                clone_of_project(home),
+            )
+            processes.append(workers[name])
+        deadline = time.monotonic() + 60
+        with Client(address, timeout="30s") as client:
+            while len(client.scheduler_info()["workers"]) < 2:
+                assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()
+                time.sleep(0.5)
+        yield {"address": address, "workers": workers}
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def running_a_point(worker: subprocess.Popen) -> bool:
+    try:
+        children = psutil.Process(worker.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return False
+    return any("exp" in c.cmdline() and "run" in c.cmdline() for c in children if c.is_running())
+
+
+def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_experiment_once(
+    pipeline_copy, dask_cluster, tmp_path
+):
+    origin = tmp_path / "shared.git"
+    git(tmp_path, "init", "-q", "--bare", "-b", "main", str(origin))
+    dvc(pipeline_copy, "remote", "add", "--default", "shared", str(tmp_path / "dvc-remote"))
+    commit_all(pipeline_copy, "share the cache")
+    dvc(pipeline_copy, "push", "--run-cache")
+    git(pipeline_copy, "push", "-q", str(origin), "main")
+
+    args = ["--seeds", "range(0,4)", *QUICK, "--scheduler", dask_cluster["address"], "--git-remote", str(origin)]
+    log = tmp_path / "sweep.log"
+    process = started([sys.executable, "-m", "mnist_transfer.tools.sweep", *args], pipeline_copy, log)
+    victim = dask_cluster["workers"]["worker-a"]
+    deadline = time.monotonic() + 600
+    while not running_a_point(victim):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+    os.kill(victim.pid, signal.SIGKILL)
+    assert process.wait(timeout=1200) == 0, log.read_text()
+    output = log.read_text()
+    assert "sweep: 4 done, 0 failed" in output, output
+    assert "extract_features ran 0 times" in output  # the features came from the DVC remote's run-cache
+
+    pushed = [
+        line.split()[1]
+        for line in git(origin, "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps").splitlines()
+    ]
+    assert len(pushed) == 4 and len(set(pushed)) == 4, pushed
+    assert finished_seeds(pipeline_copy) == [0, 1, 2, 3]  # pulled back by the sweep
+
+    third = tmp_path / "third"
+    git(tmp_path, "clone", "-q", str(origin), str(third))
+    dvc(third, "exp", "pull", str(origin), "--all-commits")
+    assert finished_seeds(third) == [0, 1, 2, 3]

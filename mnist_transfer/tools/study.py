@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> None:
                 continue  # run before, by this study or by hand
             print(f"study {args.study}: {' '.join(configuration)}", file=sys.stderr)
             options = [item for setting in settings for item in ("-S", setting)]
-            sweep.main_or_one_line([f"--seeds=range(0,{study.seeds})", "-j", str(args.jobs), *options])
+            sweep.main([f"--seeds=range(0,{study.seeds})", "-j", str(args.jobs), *options])
     experiments = finished_experiments()
     if experiments.empty:
         raise InputError(f"no finished experiments on HEAD; run: python -m mnist_transfer.tools.study {args.study}")
