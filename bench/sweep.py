@@ -5,6 +5,7 @@ wall time and how many times each ran the backbone's extraction. Writes metrics/
     python -m bench.sweep      # about 10 minutes on 2 cores
 """
 
+import os
 import re
 import subprocess
 import sys
@@ -22,8 +23,14 @@ SEEDS = 6
 SMALL = {"data": {"train_limit": 1000, "elsewhere": "none"}, "backbone": {"input_size": 32}, "epochs": 1}
 
 
+# The stages run as `python -m stages.NAME`: this interpreter's, as `make` puts its venv first.
+ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
 def sh(args: list[str], cwd: Path) -> str:
-    result = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+    result = subprocess.run(
+        args, cwd=cwd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
+    )
     if result.returncode != 0:
         sys.exit(f"bench sweep: {' '.join(args)} failed:\n{result.stdout[-3000:]}")
     return result.stdout
