@@ -5,7 +5,6 @@ import os
 import platform
 
 import numpy as np
-import tensorflow as tf
 
 from bench.timing import best_of
 from mnist_transfer.backbones import cpu
@@ -43,6 +42,8 @@ def flops_per_cycle() -> int:
 
 
 def tensorflow_matmul_gflops() -> float:
+    import tensorflow as tf
+
     a = tf.random.normal((MATMUL_N, MATMUL_N), seed=1)
     b = tf.random.normal((MATMUL_N, MATMUL_N), seed=2)
     multiply = tf.function(lambda: tf.matmul(a, b))
@@ -58,6 +59,8 @@ def numpy_matmul_gflops() -> float:
 
 
 def describe() -> str:
+    import tensorflow as tf
+
     info = cpu.info()
     return (
         f"{info.get('model name', platform.processor())} ({info.get('vendor_id', '?')}), {os.cpu_count()} cores, "

@@ -9,11 +9,11 @@ import sys
 import time
 from pathlib import Path
 
+from bench.machine import flags as machine_flags
 from mnist_transfer.backbones import cpu
 from mnist_transfer.core import atomic
 
 RECORDS = Path("metrics/bench")
-FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
 
 def commit() -> str:
@@ -28,7 +28,7 @@ def machine() -> dict:
         "cpu": info.get("model name", platform.processor()),
         "vendor": info.get("vendor_id", ""),
         "cores": os.cpu_count(),
-        "flags": [flag for flag in FLAGS if flag in cpu.flags()],
+        "flags": machine_flags(),
         "python": platform.python_version(),
     }
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from bench.record import Recording
+from mnist_transfer.tools import sweep_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = 6
@@ -23,8 +24,7 @@ SEEDS = 6
 SMALL = {"data": {"train_limit": 1000, "elsewhere": "none"}, "backbone": {"input_size": 32}, "epochs": 1}
 
 
-# The stages run as `python -m stages.NAME`: this interpreter's, as `make` puts its venv first.
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+ENV = sweep_task.this_python_first(dict(os.environ))
 
 
 def sh(args: list[str], cwd: Path) -> str:

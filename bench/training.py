@@ -49,14 +49,12 @@ class Run:
 def measure(model_name: str, setting: dict) -> dict:
     """Runs in the child: one model trained an epoch to warm up, then REPEATS epochs timed."""
     import numpy as np
+    import tensorflow as tf
 
-    if "threads" in setting:
-        import tensorflow as tf
-
+    if "threads" in setting:  # before the first op, which fixes TensorFlow's thread pools
         intra, inter = setting["threads"]
         tf.config.threading.set_intra_op_parallelism_threads(intra)
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    import tensorflow as tf
 
     from mnist_transfer.backbones import flops
     from mnist_transfer.core import determinism

@@ -56,14 +56,18 @@ def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
     return result.stdout
 
 
+def this_python_first(env: dict[str, str]) -> dict[str, str]:
+    """`env` with this interpreter's folder first on PATH: the stages run as `python -m
+    stages.NAME`, and must find the Python that has the project's packages."""
+    return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+
+
 def run_point(point: Point) -> dict:
     """Run one point; what it did: its name, the worker's host, seconds, and how many times
     it ran the frozen backbone's extraction (0 when the features came from a cache)."""
     started = time.monotonic()
     env = {
-        **os.environ,
-        # The stages run as `python -m stages.NAME`: this worker's own Python first.
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        **this_python_first(dict(os.environ)),
         "TF_NUM_INTRAOP_THREADS": str(point.threads),
         "TF_NUM_INTEROP_THREADS": "1",
         "DVC_NO_ANALYTICS": "1",
