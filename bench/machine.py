@@ -8,15 +8,13 @@ import numpy as np
 
 from bench.timing import best_of
 from mnist_transfer.backbones import cpu
+from mnist_transfer.tools import records
 
 MATMUL_N = 4096
-# The flags that decide how fast float32 (and lower precisions) can go.
-FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
 
 def flags() -> list[str]:
-    present = cpu.flags()
-    return [flag for flag in FLAGS if flag in present]
+    return records.machine()["flags"]
 
 
 def fma_flops_per_cycle(vendor: str, present: list[str]) -> int:
@@ -64,7 +62,7 @@ def describe() -> str:
     info = cpu.info()
     return (
         f"{info.get('model name', platform.processor())} ({info.get('vendor_id', '?')}), {os.cpu_count()} cores, "
-        f"flags: {', '.join(flags()) or 'none of ' + ', '.join(FLAGS)}; "
+        f"flags: {', '.join(flags()) or 'none of ' + ', '.join(records.FLAGS)}; "
         f"TensorFlow {tf.__version__}, NumPy {np.__version__}"
     )
 

@@ -16,6 +16,7 @@ import pandas as pd
 import psutil
 import pytest
 
+from mnist_transfer.tools import records
 from tests.conftest import BIN, commit_all, copy_project, dvc, git, run, set_params
 
 # One epoch: these tests are about the sweep, not about what the models learn.
@@ -36,13 +37,24 @@ def finished_seeds(repo: Path) -> list[int]:
     return sorted(int(seed) for seed in done["seed"])
 
 
-def test_a_local_sweep_runs_each_seed_once_and_never_runs_the_backbone(pipeline_copy):
-    output = sweep(pipeline_copy, "--seeds", "range(0,2)", *QUICK).stdout
+def test_a_local_sweep_runs_each_seed_once_never_runs_the_backbone_and_records_each(pipeline_copy):
+    output = sweep(pipeline_copy, "--seeds", "range(0,2)", *QUICK, "-S", "head.units=64", "--record", "quick").stdout
     assert "sweep: 2 points on 2 Dask workers; dashboard " in output
     assert "sweep: 2 done, 0 failed" in output
     assert "extract_features ran 0 times" in output
     assert finished_seeds(pipeline_copy) == [0, 1]
     assert "n=2, seeds 0 1" in output  # the summary of them
+    rows = records.read(pipeline_copy / records.run_record("quick"))
+    shown = pd.read_csv(io.StringIO(dvc(pipeline_copy, "exp", "show", "--csv")))
+    for row in rows:
+        experiment = shown[shown["Experiment"] == row["run"]].iloc[0]
+        assert row["metrics"]["transfer.accuracy"] == experiment["transfer.accuracy"]
+        assert row["metrics"]["disagreements"] == experiment["disagreements"]
+    assert sorted(row["seed"] for row in rows) == [0, 1]
+    assert all(row["settings"] == {"epochs": 1, "head.units": 64} for row in rows)
+    head = git(pipeline_copy, "rev-parse", "HEAD").strip()
+    assert {row["commit"] for row in rows} == {head}
+    assert all(row["cores_shared"] and row["wall_s"] > 0 and row["machine"]["cpu"] for row in rows)
 
 
 def test_a_sweep_at_a_layer_never_extracted_extracts_once(pipeline_copy):

@@ -21,6 +21,10 @@ backbone again; a sweep that needs features no cache holds runs its first point 
 they are extracted once and every other point restores them from DVC's run-cache.
 
 A worker that dies costs the task it was running, which the scheduler gives to another.
+
+`--record NAME` appends each finished point's params, seed, metrics, commit, machine and
+wall time to `metrics/runs/NAME.jsonl` (mnist_transfer.tools.records), the record the docs'
+tables are generated from.
 """
 
 import argparse
@@ -31,13 +35,14 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
 
 from mnist_transfer.core import params
 from mnist_transfer.core.errors import InputError, run_stage
-from mnist_transfer.tools import summary, sweep_task
+from mnist_transfer.tools import records, summary, sweep_task
 
 SEEDS_SYNTAX = "range(A,B), range(A,B,STEP), choice(A,B,...) or a whole number"
 
@@ -71,6 +76,27 @@ def check_settings(settings: list[str]) -> None:
         holder = every.setdefault(section, {}) if section else every
         holder[sub] = yaml.safe_load(text) if text else None
     params.check(every, list(params.SCHEMA))
+
+
+def differing(settings: list[str]) -> dict:
+    """The -S KEY=VALUE settings whose value is not params.yaml's, as {KEY: value}."""
+    defaults = params.every_key()
+    parsed = {key: yaml.safe_load(text) if text else None for key, _, text in (s.partition("=") for s in settings)}
+    return {key: value for key, value in sorted(parsed.items()) if value != defaults.get(key)}
+
+
+def record_row(point: sweep_task.Point, result: dict, settings: dict) -> dict:
+    """A finished point as one row of a run record."""
+    return {
+        "run": point.name,
+        "settings": settings,
+        "seed": int(point.settings[0].partition("=")[2]),
+        "metrics": result["metrics"],
+        "commit": point.rev,
+        "machine": result["machine"],
+        "wall_s": result["seconds"],
+        "cores_shared": result["cores_shared"],
+    }
 
 
 def git(*args: str) -> str:
@@ -125,9 +151,10 @@ def client_for(scheduler: str | None, jobs: int, stack: contextlib.ExitStack):
     return stack.enter_context(Client(cluster))
 
 
-def run(client, todo: list, first_alone: bool) -> tuple[list[dict], list[str]]:
+def run(client, todo: list, first_alone: bool, record: Callable[[sweep_task.Point, dict], None]):
     """Every point through the scheduler: the first alone when it extracts features for the
-    rest. What each finished point did, and one line per point that failed."""
+    rest, each finished one recorded as it comes. What each finished point did, and one line
+    per point that failed."""
     from distributed import as_completed
 
     started = time.monotonic()
@@ -148,6 +175,7 @@ def run(client, todo: list, first_alone: bool) -> tuple[list[dict], list[str]]:
                 print(f"sweep: {point.name} failed: {reason}", flush=True)
                 continue
             done.append(result)
+            record(point, result)
             print(
                 f"sweep: {point.name} done on {result['host']} in {result['seconds']:.0f} s "
                 f"({len(done) + len(failed)} of {len(todo)}, {time.monotonic() - started:.0f} s)",
@@ -163,6 +191,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("-j", "--jobs", type=int, default=2, help="workers of the LocalCluster (default 2)")
     parser.add_argument("--scheduler", help="a Dask scheduler's address, tcp://HOST:8786 (default: a LocalCluster)")
     parser.add_argument("--git-remote", help="with --scheduler: the Git remote every worker clones and pushes to")
+    parser.add_argument("--record", metavar="NAME", help="append each finished point to metrics/runs/NAME.jsonl")
     args = parser.parse_args(argv)
     if not Path("dvc.yaml").is_file():
         raise InputError("dvc.yaml: not found; run the sweep from the project's root folder")
@@ -170,8 +199,16 @@ def main(argv: list[str]) -> None:
         raise InputError(f"-j {args.jobs}: expected a whole number >= 1")
     if bool(args.scheduler) != bool(args.git_remote):
         raise InputError("--scheduler and --git-remote go together: workers elsewhere clone the Git remote")
+    if args.record is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.record):
+        raise InputError(f"--record {args.record!r}: expected a name of letters, digits, '.', '_' and '-'")
     seeds = parse_seeds(args.seeds)
     check_settings(args.settings)
+    settings = differing(args.settings)
+
+    def record(point: sweep_task.Point, result: dict) -> None:
+        if args.record is not None:
+            records.append(records.run_record(args.record), [record_row(point, result, settings)])
+
     rev = committed_rev()
     if args.scheduler:
         source, cache_dir, threads = args.git_remote, None, 1
@@ -192,7 +229,7 @@ def main(argv: list[str]) -> None:
             flush=True,
         )
         started = time.monotonic()
-        done, failed = run(client, todo, first_alone)
+        done, failed = run(client, todo, first_alone, record)
     if args.scheduler and done:
         pull = subprocess.run(
             [sys.executable, "-m", "dvc", "exp", "pull", "--force", args.git_remote, *(r["name"] for r in done)],

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_transfer.tools import records
+
 PR_SET_PDEATHSIG = 1
 # Past this a point has hung: one failed task, the sweep goes on.
 POINT_TIMEOUT_S = 6 * 3600
@@ -63,8 +65,10 @@ def this_python_first(env: dict[str, str]) -> dict[str, str]:
 
 
 def run_point(point: Point) -> dict:
-    """Run one point; what it did: its name, the worker's host, seconds, and how many times
-    it ran the frozen backbone's extraction (0 when the features came from a cache)."""
+    """Run one point; what it did: its name, the worker's host, seconds, how many times it ran
+    the frozen backbone's extraction (0 when the features came from a cache), and its metrics
+    with the machine it ran on, for the sweep's record."""
+    busy_before = records.busy_share()
     started = time.monotonic()
     env = {
         **this_python_first(dict(os.environ)),
@@ -82,6 +86,7 @@ def run_point(point: Point) -> dict:
         overrides = [arg for setting in point.settings for arg in ("-S", setting)]
         pull = [] if point.cache_dir else ["--pull"]
         output = _run([*dvc, "exp", "run", "-n", point.name, *pull, *overrides], workspace, env)
+        measured = records.metrics_of(workspace)
         cache = ["--no-cache"] if point.cache_dir else ["--run-cache"]
         _run([*dvc, "exp", "push", "--force", *cache, point.source, point.name], workspace, env)
     return {
@@ -90,4 +95,8 @@ def run_point(point: Point) -> dict:
         "pid": os.getpid(),
         "seconds": round(time.monotonic() - started, 1),
         "extractions": output.count("Running stage 'extract_features'"),
+        "metrics": measured,
+        "machine": records.machine(),
+        # Other workers on this host, or other work when it started.
+        "cores_shared": point.threads < (os.cpu_count() or 1) or busy_before > 0.1,
     }

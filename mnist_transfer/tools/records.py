@@ -1,0 +1,113 @@
+"""Records: what each measured run gave, committed under metrics/ so that every table in
+README.md and docs/ can be rebuilt from them on any clone (mnist_transfer.tools.tables).
+
+A run record, `metrics/runs/NAME.jsonl`, holds one JSON line per experiment a sweep or a
+study ran: its name, the params it set apart from params.yaml's (`settings`, seed aside), its
+seed, its metrics (metrics/evaluate.json and metrics/cost/, flattened to dotted keys), the
+commit it ran on, the machine (CPU model and the flags that decide its speed), its wall time,
+and whether it shared the cores with other work. A sweep appends a line as each point finishes,
+so a sweep cut short keeps what it measured.
+"""
+
+import json
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from mnist_transfer.backbones import cpu
+from mnist_transfer.core import atomic
+from mnist_transfer.core.errors import InputError
+
+RUNS = Path("metrics/runs")
+# The flags that decide how fast float32 (and lower precisions) can go.
+FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+
+
+def run_record(name: str) -> Path:
+    return RUNS / f"{name}.jsonl"
+
+
+def commit(folder: Path | str = ".") -> str:
+    """HEAD's commit, with `+changes` when tracked files differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=False).stdout.strip()
+
+    found = git("rev-parse", "HEAD")
+    if not found:
+        return "unknown"
+    return found + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def machine() -> dict:
+    info = cpu.info()
+    present = cpu.flags()
+    return {
+        "cpu": info.get("model name", platform.processor()),
+        "vendor": info.get("vendor_id", ""),
+        "cores": os.cpu_count(),
+        "flags": [flag for flag in FLAGS if flag in present],
+        "python": platform.python_version(),
+    }
+
+
+def busy_share(seconds: float = 1.0) -> float:
+    """The share of the machine's CPU time that was busy over `seconds` (from /proc/stat)."""
+
+    def ticks() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]  # idle and iowait
+        return sum(values) - idle, sum(values)
+
+    busy_before, total_before = ticks()
+    time.sleep(seconds)
+    busy_after, total_after = ticks()
+    return (busy_after - busy_before) / max(1, total_after - total_before)
+
+
+def flattened(tree: Mapping, prefix: str = "") -> dict:
+    """{"cnn": {"accuracy": 0.98}} as {"cnn.accuracy": 0.98}, as `dvc metrics show` names them."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(flattened(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def metrics_of(workspace: Path) -> dict:
+    """A finished run's metrics, read from its workspace: metrics/evaluate.json, and each
+    metrics/cost/STAGE.json under `cost.STAGE.`."""
+    found = flattened(json.loads((workspace / "metrics/evaluate.json").read_text()))
+    for cost in sorted((workspace / "metrics/cost").glob("*.json")):
+        found.update(flattened(json.loads(cost.read_text()), f"cost.{cost.stem}."))
+    return found
+
+
+def append(path: Path, rows: Iterable[Mapping]) -> None:
+    """Add rows to a record, each one line; the file is replaced whole, so a reader never sees half a line."""
+    lines = path.read_text() if path.exists() else ""
+    lines += "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+    atomic.write_text(path, lines)
+
+
+def read(path: Path) -> list[dict]:
+    """A run record's rows; one line naming the file and line when one is not a JSON object."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such record; a sweep or study with --record writes it")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise InputError(f"{path} line {number}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict) or not {"settings", "seed", "metrics"} <= row.keys():
+            raise InputError(f"{path} line {number}: expected an object with settings, seed and metrics")
+        rows.append(row)
+    return rows
