@@ -9,16 +9,20 @@ and whether it shared the cores with other work. A sweep appends a line as each 
 so a sweep cut short keeps what it measured.
 """
 
+import csv
 import json
 import os
 import platform
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import yaml
+
 from mnist_transfer.backbones import cpu
-from mnist_transfer.core import atomic
+from mnist_transfer.core import atomic, params, paths
 from mnist_transfer.core.errors import InputError
 
 RUNS = Path("metrics/runs")
@@ -80,12 +84,37 @@ def flattened(tree: Mapping, prefix: str = "") -> dict:
 
 
 def metrics_of(workspace: Path) -> dict:
-    """A finished run's metrics, read from its workspace: metrics/evaluate.json, and each
-    metrics/cost/STAGE.json under `cost.STAGE.`."""
+    """A finished run's metrics, read from its workspace and named as `dvc exp show` names
+    them: metrics/evaluate.json's, and the stages' costs (metrics/cost/, whose keys say which
+    stage: `extraction_s`, `head_peak_rss_mib`)."""
     found = flattened(json.loads((workspace / "metrics/evaluate.json").read_text()))
     for cost in sorted((workspace / "metrics/cost").glob("*.json")):
-        found.update(flattened(json.loads(cost.read_text()), f"cost.{cost.stem}."))
+        found.update(flattened(json.loads(cost.read_text())))
     return found
+
+
+def elsewhere_errors(workspace: Path) -> dict[str, dict[str, int]]:
+    """Where each model's errors on the digits from elsewhere went, from the run's
+    predictions: {model: {"4>6": how many 4s it read as 6}}; empty without that set."""
+    predictions = workspace / paths.ELSEWHERE_CSV
+    if not predictions.is_file():
+        return {}
+    with predictions.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    models = [column for column in (rows[0] if rows else {}) if column != "actual"]
+    return {
+        model: dict(
+            sorted(Counter(f"{row['actual']}>{row[model]}" for row in rows if row[model] != row["actual"]).items())
+        )
+        for model in models
+    }
+
+
+def differing(settings: Iterable[str]) -> dict:
+    """KEY=VALUE settings whose value is not params.yaml's, as {KEY: value}, sorted."""
+    defaults = params.every_key()
+    parsed = {key: yaml.safe_load(text) if text else None for key, _, text in (s.partition("=") for s in settings)}
+    return {key: value for key, value in sorted(parsed.items()) if value != defaults.get(key)}
 
 
 def append(path: Path, rows: Iterable[Mapping]) -> None:

@@ -78,13 +78,6 @@ def check_settings(settings: list[str]) -> None:
     params.check(every, list(params.SCHEMA))
 
 
-def differing(settings: list[str]) -> dict:
-    """The -S KEY=VALUE settings whose value is not params.yaml's, as {KEY: value}."""
-    defaults = params.every_key()
-    parsed = {key: yaml.safe_load(text) if text else None for key, _, text in (s.partition("=") for s in settings)}
-    return {key: value for key, value in sorted(parsed.items()) if value != defaults.get(key)}
-
-
 def record_row(point: sweep_task.Point, result: dict, settings: dict) -> dict:
     """A finished point as one row of a run record."""
     return {
@@ -92,6 +85,7 @@ def record_row(point: sweep_task.Point, result: dict, settings: dict) -> dict:
         "settings": settings,
         "seed": int(point.settings[0].partition("=")[2]),
         "metrics": result["metrics"],
+        "elsewhere_errors": result["elsewhere_errors"],
         "commit": point.rev,
         "machine": result["machine"],
         "wall_s": result["seconds"],
@@ -203,7 +197,7 @@ def main(argv: list[str]) -> None:
         raise InputError(f"--record {args.record!r}: expected a name of letters, digits, '.', '_' and '-'")
     seeds = parse_seeds(args.seeds)
     check_settings(args.settings)
-    settings = differing(args.settings)
+    settings = records.differing(args.settings)
 
     def record(point: sweep_task.Point, result: dict) -> None:
         if args.record is not None:
