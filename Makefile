@@ -1,6 +1,6 @@
 # `make repro`: set up, then run the whole pipeline on the full data.
 # `make test`:  set up, then run the tests (small data, no network).
-# `make sweep`, `make summary`, `make plots`, `make bench`, `make lint`: see README.md.
+# `make sweep`, `make summary`, `make tables`, `make plots`, `make bench`, `make lint`: see README.md.
 # Set-up is skipped when the venv already holds what the requirements files ask for; it also
 # writes the offline template for `dvc plots show` (Vega inlined, from vl-convert-python).
 # Each runs on the newest of python3.13, python3.12, python3.11 and python3 that is one of
@@ -43,7 +43,7 @@ TENSORFLOW := $(if $(shell nvidia-smi -L 2>/dev/null),requirements-gpu.txt,requi
 INSTALLED := $(VENV)/installed-$(basename $(TENSORFLOW))
 PLOTS_TEMPLATE := .dvc/offline_plots.html
 
-.PHONY: setup repro test lint bench sweep summary plots
+.PHONY: setup repro test lint bench sweep summary plots tables
 
 setup: $(INSTALLED) $(PLOTS_TEMPLATE)
 
@@ -77,15 +77,22 @@ bench: setup
 
 # `make sweep SEEDS='range(0,10)' SET='head.optimizer=adam epochs=3'`: one experiment per seed
 # on Dask (a LocalCluster of JOBS workers, or SCHEDULER's workers, which clone GIT_REMOTE), then
-# the summary. `make summary` prints it alone.
+# the summary; RECORD=NAME also appends each run to metrics/runs/NAME.jsonl. `make summary`
+# prints the summary alone (RECORD=NAME: of that record).
 SEEDS ?= range(0,10)
 SET ?=
 JOBS ?= 2
 SCHEDULER ?=
 GIT_REMOTE ?=
+RECORD ?=
 sweep: setup
 	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.sweep --seeds '$(SEEDS)' -j $(JOBS) $(foreach s,$(SET),-S $(s)) \
-		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(GIT_REMOTE),--git-remote $(GIT_REMOTE))
+		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(GIT_REMOTE),--git-remote $(GIT_REMOTE)) \
+		$(if $(RECORD),--record $(RECORD))
 
 summary: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.summary
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.summary $(if $(RECORD),--record $(RECORD))
+
+# `make tables`: every results table in README.md and docs/ written again from metrics/.
+tables: setup
+	$(BIN)/python -m mnist_transfer.tools.tables

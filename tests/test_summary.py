@@ -91,24 +91,18 @@ def test_whole_number_params_read_as_params_yaml_spells_them():
     assert "epochs=1: n=1, seeds 0" in text and "epochs=3: n=1, seeds 0" in text
 
 
-def test_a_study_row_takes_the_experiments_made_with_its_settings_and_the_defaults_elsewhere(monkeypatch):
-    from mnist_transfer.core import params
-    from mnist_transfer.tools import study
+def test_a_study_row_takes_the_runs_made_with_its_settings_and_the_defaults_elsewhere(monkeypatch):
+    from mnist_transfer.tools import records, study
 
     monkeypatch.chdir(ROOT)
-    # As `dvc exp show` gives them: a null as the text "None", whole numbers as floats.
-    shown = {
-        key: "None" if value is None else float(value) if type(value) is int else value
-        for key, value in params.every_key().items()
-    }
-    rows = pd.DataFrame(
-        [
-            {**shown, "seed": 0.0},
-            {**shown, "seed": 1.0, "backbone.views": 2.0, "cnn.augment": True},
-            {**shown, "seed": 2.0, "backbone.layer": "block3_pool"},
-        ]
-    )
-    assert study.matching(rows, ())["seed"].tolist() == [0.0]
-    assert study.matching(rows, ("backbone.views=2", "cnn.augment=true"))["seed"].tolist() == [1.0]
-    assert study.matching(rows, ("backbone.layer=block3_pool",))["seed"].tolist() == [2.0]
-    assert study.matching(rows, ("backbone.views=4",)).empty
+    made = [
+        {"settings": {}, "seed": 0},
+        {"settings": {"backbone.views": 2, "cnn.augment": True}, "seed": 1},
+        {"settings": {"backbone.layer": "block3_pool"}, "seed": 2},
+    ]
+    runs = records.frame([{**row, "metrics": {"cnn.accuracy": 0.9}} for row in made])
+    assert study.matching(runs, ())["seed"].tolist() == [0]
+    # A setting at params.yaml's own value is no difference.
+    assert study.matching(runs, ("backbone.views=2", "cnn.augment=true", "epochs=1"))["seed"].tolist() == [1]
+    assert study.matching(runs, ("backbone.layer=block3_pool",))["seed"].tolist() == [2]
+    assert study.matching(runs, ("backbone.views=4",)).empty

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from mnist_transfer.backbones import cpu
@@ -140,3 +141,28 @@ def read(path: Path) -> list[dict]:
             raise InputError(f"{path} line {number}: expected an object with settings, seed and metrics")
         rows.append(row)
     return rows
+
+
+def settings_text(settings: Mapping) -> str:
+    """Settings as one comparable text, `-S` style: `backbone.layer=block3_pool head.epochs=10`."""
+    return " ".join(f"{key}={json.dumps(value)}" for key, value in sorted(settings.items()))
+
+
+def frame(rows: list[dict]) -> pd.DataFrame:
+    """A record's rows as a table: a column per metric, `settings` as one text, and each
+    (settings, seed) once: the newest."""
+    table = pd.DataFrame(
+        [
+            {
+                "run": row.get("run", ""),
+                "settings": settings_text(row["settings"]),
+                "seed": row["seed"],
+                "commit": row.get("commit", ""),
+                "elsewhere_errors": row.get("elsewhere_errors", {}),
+                **row["metrics"],
+            }
+            for row in rows
+        ],
+        columns=["run", "settings", "seed", "commit", "elsewhere_errors"] if not rows else None,
+    )
+    return table.drop_duplicates(subset=["settings", "seed"], keep="last").reset_index(drop=True)

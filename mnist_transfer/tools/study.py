@@ -2,25 +2,27 @@
 params, and one Markdown table of them, each figure as mean ± sd over the seeds.
 
     python -m mnist_transfer.tools.study backbones            # run each configuration, then the table
-    python -m mnist_transfer.tools.study backbones --table    # the table of the experiments already run
+    python -m mnist_transfer.tools.study backbones --table    # the table of its record; run nothing
     python -m mnist_transfer.tools.study elsewhere            # MNIST's test set and the digits from elsewhere
 
-The experiments are ordinary DVC experiments on HEAD: `dvc exp show` lists them, and they
-spread across machines as any sweep does (docs/experiments.md).
+Each run is an ordinary DVC experiment on HEAD (`dvc exp show` lists them; they spread across
+machines as any sweep does, docs/experiments.md), and a row of the study's record,
+`metrics/runs/study-NAME.jsonl`: the table is made from the record, so any clone rebuilds it.
 """
 
 import argparse
-import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from mnist_transfer.core import catalog, params, paths
-from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.core import catalog
+from mnist_transfer.core.errors import run_stage
 from mnist_transfer.report import metrics
-from mnist_transfer.tools import summary, sweep
+from mnist_transfer.tools import records, sweep
+from mnist_transfer.tools.formatting import markdown, mean_sd
 
 
 @dataclass(frozen=True)
@@ -31,16 +33,6 @@ class Study:
     seeds: int = 3  # seeds 0 to seeds - 1
     # A second table, printed after the first, from the same experiments.
     details: Callable[[pd.DataFrame], str] | None = None
-
-
-def mean_sd(values: pd.Series, percent: bool = False, digits: int = 0) -> str:
-    values = values.dropna().astype(float) * (100 if percent else 1)
-    if values.empty:
-        return "n/a"
-    unit = " %" if percent else ""
-    if len(values) == 1 or round(values.std(ddof=1), digits) == 0:
-        return f"{values.mean():.{digits}f}{unit}"
-    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}{unit}"
 
 
 def backbone_configurations() -> list[tuple[str, ...]]:
@@ -110,34 +102,31 @@ CONFUSION_COLUMNS = (
 SHOWN_CONFUSIONS = 2  # the most common wrong labels per digit
 
 
-def elsewhere_predictions(experiments: pd.DataFrame) -> list[pd.DataFrame]:
-    """Each experiment's labels for the digits from elsewhere, read from its commit."""
-    import dvc.api
-
-    return [pd.read_csv(io.StringIO(dvc.api.read(str(paths.ELSEWHERE_CSV), rev=rev))) for rev in experiments["rev"]]
-
-
-def confusion_cell(predictions: list[pd.DataFrame], model: str, digit: int) -> str:
+def confusion_cell(runs: pd.DataFrame, model: str, digit: int) -> str:
     """Errors on `digit` per seed (mean), and the labels they went to most, each per seed."""
-    if not predictions:
+    if runs.empty:
         return "n/a"
-    taken = pd.concat([frame[frame["actual"] == digit][model] for frame in predictions])
-    wrong = taken[taken != digit].value_counts() / len(predictions)
-    shown = ", ".join(f"{int(label)} ({count:.3g})" for label, count in wrong.head(SHOWN_CONFUSIONS).items())
-    return f"{wrong.sum():.3g}" + (f": {shown}" if shown else "")
+    wrong: dict[str, float] = {}
+    for errors in runs["elsewhere_errors"]:
+        for pair, count in errors.get(model, {}).items():
+            actual, _, predicted = pair.partition(">")
+            if int(actual) == digit:
+                wrong[predicted] = wrong.get(predicted, 0) + count / len(runs)
+    ranked = sorted(wrong.items(), key=lambda item: (-item[1], int(item[0])))
+    shown = ", ".join(f"{label} ({count:.3g})" for label, count in ranked[:SHOWN_CONFUSIONS])
+    return f"{sum(wrong.values()):.3g}" + (f": {shown}" if shown else "")
 
 
-def confusion_table(experiments: pd.DataFrame) -> str:
+def confusion_table(runs: pd.DataFrame) -> str:
     common = STUDIES["elsewhere"].common
     columns = {
-        label: (elsewhere_predictions(matching(experiments, (*common, *configuration))), model)
-        for configuration, model, label in CONFUSION_COLUMNS
+        label: (matching(runs, (*common, *configuration)), model) for configuration, model, label in CONFUSION_COLUMNS
     }
     rows = [
         {"digit": str(digit), **{label: confusion_cell(*found, digit) for label, found in columns.items()}}
         for digit in range(10)
     ]
-    return markdown(pd.DataFrame(rows))
+    return table_of(rows)
 
 
 def elsewhere_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
@@ -170,70 +159,51 @@ STUDIES = {
 }
 
 
-def spelled(value) -> str:
-    """A param's value as `-S` spells it, whether it came from YAML, from `dvc exp show`
-    (which gives a null as "None") or from KEY=VALUE."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "null"
-    text = summary.shown_param(value).lower()
-    return "null" if text in ("none", "null") else text
+def matching(runs: pd.DataFrame, settings: tuple[str, ...]) -> pd.DataFrame:
+    """The runs made with `settings` (KEY=VALUE) and params.yaml's value of every other param
+    but `seed`."""
+    return runs[runs["settings"] == records.settings_text(records.differing(settings))]
 
 
-def matching(experiments: pd.DataFrame, settings: tuple[str, ...]) -> pd.DataFrame:
-    """The experiments made with `settings` (KEY=VALUE) and params.yaml's value of every
-    other param but `seed`."""
-    wanted = {key: spelled(value) for key, value in params.every_key().items() if key != "seed"}
-    wanted.update(setting.partition("=")[::2] for setting in settings)
-    chosen = pd.Series(True, index=experiments.index)
-    for key, value in wanted.items():
-        if key not in experiments.columns:
-            return experiments.iloc[0:0]
-        chosen &= experiments[key].map(spelled) == spelled(value)
-    return experiments[chosen]
-
-
-def finished_experiments() -> pd.DataFrame:
-    import dvc.api
-
-    return summary.finished(summary.experiments_table(dvc.api.exp_show()))[0]
-
-
-def table(study: Study, experiments: pd.DataFrame) -> str:
+def table(study: Study, runs: pd.DataFrame) -> str:
     rows = [
         row
         for configuration in study.configurations()
-        for row in study.rows(matching(experiments, (*study.common, *configuration)), configuration)
+        for row in study.rows(matching(runs, (*study.common, *configuration)), configuration)
     ]
-    return markdown(pd.DataFrame(rows))
+    return table_of(rows)
 
 
-def markdown(frame: pd.DataFrame) -> str:
-    """A frame of text as a Markdown table."""
-    header = "| " + " | ".join(frame.columns) + " |\n|" + "---|" * len(frame.columns)
-    return "\n".join([header, *("| " + " | ".join(row) + " |" for row in frame.itertuples(index=False))])
+def table_of(rows: list[dict[str, str]]) -> str:
+    return markdown(list(rows[0]), [list(row.values()) for row in rows])
+
+
+def record(name: str) -> Path:
+    return records.run_record(f"study-{name}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=STUDIES)
-    parser.add_argument("--table", action="store_true", help="print the table of what has run; run nothing")
+    parser.add_argument("--table", action="store_true", help="print the table of its record; run nothing")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="experiments at once (default 2)")
     args = parser.parse_args(argv)
     study = STUDIES[args.study]
     if not args.table:
         for configuration in study.configurations():
             settings = (*study.common, *configuration)
-            if len(matching(finished_experiments(), settings)) >= study.seeds:
-                continue  # run before, by this study or by hand
+            done = records.frame(records.read(record(args.study))) if record(args.study).exists() else None
+            if done is not None and len(matching(done, settings)) >= study.seeds:
+                continue  # in the record already
             print(f"study {args.study}: {' '.join(configuration)}", file=sys.stderr)
             options = [item for setting in settings for item in ("-S", setting)]
-            sweep.main([f"--seeds=range(0,{study.seeds})", "-j", str(args.jobs), *options])
-    experiments = finished_experiments()
-    if experiments.empty:
-        raise InputError(f"no finished experiments on HEAD; run: python -m mnist_transfer.tools.study {args.study}")
-    print(table(study, experiments))
+            sweep.main(
+                [f"--seeds=range(0,{study.seeds})", "-j", str(args.jobs), "--record", f"study-{args.study}", *options]
+            )
+    runs = records.frame(records.read(record(args.study)))
+    print(table(study, runs))
     if study.details:
-        print(f"\n{study.details(experiments)}")
+        print(f"\n{study.details(runs)}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ elsewhere. One seed is one draw; a group of seeds is a figure.
     python -m mnist_transfer.tools.summary                # the experiments on HEAD, as `dvc exp show`
     python -m mnist_transfer.tools.summary -n 3 --csv     # those on the last 3 commits, as CSV
     python -m mnist_transfer.tools.summary --rev main~2   # those on another commit
+    python -m mnist_transfer.tools.summary --record defaults   # the runs of metrics/runs/defaults.jsonl
 """
 
 import argparse
@@ -17,6 +18,7 @@ import pandas as pd
 from mnist_transfer.core import params
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.report import metrics
+from mnist_transfer.tools import records
 
 # Every finished experiment has the REQUIRED; the rest are missing from runs made before them.
 REQUIRED = metrics.REQUIRED
@@ -99,28 +101,46 @@ def experiments_table(rows: Iterable[dict]) -> pd.DataFrame:
     return table
 
 
+def recorded(name: str) -> pd.DataFrame:
+    """The runs of a record as `dvc exp show` would list them, each set of params once (the
+    newest): every param (params.yaml's value where the run set none), the seed, the metrics."""
+    defaults = params.every_key()
+    rows = records.read(records.run_record(name))
+    table = experiments_table(
+        [{**defaults, **row["settings"], "seed": row["seed"], **row["metrics"], "typ": "recorded"} for row in rows]
+    )
+    return table.drop_duplicates(subset=[key for key in params.SCHEMA if key in table.columns], keep="last")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", action="store_true", help="print CSV instead of a table")
     parser.add_argument("--rev", help="the commit whose experiments to read (default HEAD)")
     parser.add_argument("-n", "--num", type=int, default=1, help="read the last NUM commits' experiments (-1: all)")
+    parser.add_argument("--record", metavar="NAME", help="summarise metrics/runs/NAME.jsonl instead of experiments")
     args = parser.parse_args(argv)
+    experiments, left_out = (recorded(args.record), 0) if args.record else experiments_of(args.rev, args.num)
+    summary = summarize(experiments)
+    print(summary.to_csv(index=False) if args.csv else as_text(summary, left_out), end="" if args.csv else "\n")
+
+
+def experiments_of(rev: str | None, num: int) -> tuple[pd.DataFrame, int]:
+    """The finished experiments of `num` commits from `rev`, and how many were left out."""
     import dvc.api
     from dvc.exceptions import DvcException
     from dvc.scm import SCMError
 
     try:
-        rows = dvc.api.exp_show(revs=args.rev, num=args.num)
+        rows = dvc.api.exp_show(revs=rev, num=num)
     except (DvcException, SCMError) as error:
-        raise InputError(f"dvc exp show --rev {args.rev or 'HEAD'}: {error}") from None
+        raise InputError(f"dvc exp show --rev {rev or 'HEAD'}: {error}") from None
     experiments, left_out = finished(experiments_table(rows))
     if experiments.empty:
         raise InputError(
             f"no finished experiments in this repository ({left_out} unfinished or failed); "
             "run some first, e.g. dvc exp run --queue -S 'seed=range(0,3)' && dvc queue start -j 2"
         )
-    summary = summarize(experiments)
-    print(summary.to_csv(index=False) if args.csv else as_text(summary, left_out), end="" if args.csv else "\n")
+    return experiments, left_out
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ tables are generated from.
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import re
 import subprocess
@@ -211,6 +212,9 @@ def main(argv: list[str]) -> None:
         threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
     todo = points(seeds, args.settings, source, rev, cache_dir, threads)
     first_alone = len(todo) > 1 and needs_new_features(args.settings)
+    if first_alone and not args.scheduler:
+        # Alone on this machine, the first point has every core.
+        todo[0] = dataclasses.replace(todo[0], threads=threads * args.jobs)
     with contextlib.ExitStack() as stack:
         client = client_for(args.scheduler, args.jobs, stack)
         info = client.scheduler_info()

@@ -1,0 +1,284 @@
+"""Every results table in README.md and docs/, made from the records under metrics/ and
+written between two markers, with a line under it naming its record:
+
+    <!-- table: NAME -->
+    ...
+    <!-- end table -->
+
+    python -m mnist_transfer.tools.tables           # write every table from its record
+    python -m mnist_transfer.tools.tables --check   # exit 1, naming each table that differs
+
+Three kinds of record feed them: run records (metrics/runs/, a row per experiment, written by
+`sweep --record` and the studies), bench records (metrics/bench/, written by `python -m bench`),
+and transcribed records (metrics/transcribed/): tables measured before runs were recorded,
+whose experiments were not kept, copied cell by cell with where they were measured and the
+command that measures them again. A rerun's record replaces a transcribed one.
+"""
+
+import argparse
+import json
+import re
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from mnist_transfer.core import atomic, catalog
+from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.report import metrics
+from mnist_transfer.tools import records
+from mnist_transfer.tools.formatting import markdown, mean_sd
+
+TRANSCRIBED = Path("metrics/transcribed")
+BENCH = Path("metrics/bench")
+MARKED = re.compile(r"<!-- table: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- end table -->", re.DOTALL)
+LINE = 100  # the docs' prose width (tests/test_docs.py)
+
+# The blog's figures, as it published them: test accuracy after one epoch, and its errors.
+BLOG = {"cnn": (0.9895, 105), "transfer": (0.9565, 435)}
+MODEL_ROWS = {"cnn": "CNN, designed for digits", "transfer": "VGG16, frozen, + dense head"}
+# The best frozen configuration (docs/beyond-the-blog.md), and what it changes, in words.
+BEST_FROZEN = "best-frozen"
+BEST_FROZEN_IN_WORDS = "block3_pool, standardised, head 10 epochs, `caffe`"
+
+
+def caption(text: str) -> str:
+    return textwrap.fill(text, LINE, break_on_hyphens=False, break_long_words=False)
+
+
+def percent(value: float) -> str:
+    return f"{100 * value:.2f} %"
+
+
+def seeds_of(runs: pd.DataFrame) -> str:
+    seeds = sorted(int(seed) for seed in runs["seed"])
+    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1:
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return "seed " + ", ".join(map(str, seeds)) if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
+
+
+def machine_in_words(machine: dict) -> str:
+    """`Intel Xeon (AVX-512, AMX)` from a record's machine."""
+    name = re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b|@.*", "", machine.get("cpu", "?"))
+    name = " ".join(word for word in name.split() if not re.fullmatch(r"\d+-Core", word))
+    flags = set(machine.get("flags", ()))
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name} ({vectors}{', AMX' if 'amx_tile' in flags else ''})"
+
+
+def run_record(name: str) -> tuple[pd.DataFrame, list[dict]]:
+    rows = records.read(records.run_record(name))
+    return records.frame(rows), rows
+
+
+def provenance(name: str, rows: list[dict]) -> str:
+    """Where a run record's rows were measured: commits, machines, shared cores."""
+    commits = sorted({row["commit"][:7] for row in rows})
+    machines = sorted({machine_in_words(row["machine"]) for row in rows})
+    shared = sum(bool(row.get("cores_shared")) for row in rows)
+    return (
+        f"`{records.run_record(name)}`, {len(rows)} runs, commit {', '.join(commits)}, "
+        f"{' and '.join(machines)}, {shared} of them sharing the cores"
+    )
+
+
+def headline() -> str:
+    """README.md: the blog's two figures beside ours over seeds, and the best frozen configuration."""
+    defaults, made = run_record("defaults")
+    best, best_made = run_record(BEST_FROZEN)
+    rows = [
+        [
+            MODEL_ROWS[model],
+            percent(BLOG[model][0]),
+            mean_sd(defaults[metrics.key(model, metrics.ACCURACY)], percent=True, digits=2),
+            mean_sd(best[metrics.key(model, metrics.ACCURACY)], percent=True, digits=2)
+            if model == "transfer"
+            else "n/a",
+        ]
+        for model in catalog.MODELS
+    ]
+    rows.append(
+        [
+            "machine",
+            "not given",
+            machine_in_words(made[-1]["machine"]),
+            machine_in_words(best_made[-1]["machine"]),
+        ]
+    )
+    columns = [
+        "test accuracy, 10,000 digits",
+        "the blog, epochs 1",
+        f"ours, params.yaml (epochs 1), {seeds_of(defaults)}, mean ± sd",
+        f"best frozen: {BEST_FROZEN_IN_WORDS}, {seeds_of(best)}",
+    ]
+    return (
+        markdown(columns, rows)
+        + "\n\n"
+        + caption(f"Records: {provenance('defaults', made)}; {provenance(BEST_FROZEN, best_made)}.")
+    )
+
+
+def at_the_defaults() -> str:
+    """docs/results.md: the blog, ours over seeds, and the committed seed-2 run."""
+    runs, made = run_record("defaults")
+    committed = records.flattened(json.loads(Path("metrics/evaluate.json").read_text()))
+    rows = []
+    for model in catalog.MODELS:
+        accuracy, errors = metrics.key(model, metrics.ACCURACY), metrics.key(model, metrics.ERRORS)
+        blog_accuracy, blog_errors = BLOG[model]
+        rows.append(
+            [
+                f"{'CNN' if model == 'cnn' else 'VGG16 + head'}: test accuracy",
+                f"{percent(blog_accuracy)} ({blog_errors} errors)",
+                mean_sd(runs[accuracy], percent=True, digits=2, extremes=True),
+                f"{percent(committed[accuracy])} ({committed[errors]} errors)",
+            ]
+        )
+    disagree = metrics.DISAGREEMENTS
+    rows.append(
+        [
+            "test digits where the two disagree",
+            "not given",
+            mean_sd(runs[disagree], extremes=True),
+            str(committed[disagree]),
+        ]
+    )
+    columns = ["", "the blog", f"ours, {seeds_of(runs)}", "ours, seed 2 (`make repro`)"]
+    return (
+        markdown(columns, rows)
+        + "\n\n"
+        + caption(f"Records: {provenance('defaults', made)}; `metrics/evaluate.json` for seed 2.")
+    )
+
+
+def bench_rows(*parts: str) -> Callable[[], str]:
+    """The figures of one or more bench records, as they wrote them."""
+
+    def table() -> str:
+        found = [json.loads((BENCH / f"{part}.json").read_text()) for part in parts]
+        rows = [[row["figure"], row["measured"]] for record in found for row in record["rows"]]
+        sources = "; ".join(
+            f"`{BENCH / (record['part'] + '.json')}`, commit {record['commit'][:7]}, "
+            f"{machine_in_words(record['machine'])}, cores {'shared' if record['cores_shared'] else 'to itself'}"
+            for record in found
+        )
+        return markdown(["figure", "measured"], rows) + "\n\n" + caption(f"Records: {sources}.")
+
+    return table
+
+
+def gpu_bfloat16() -> str:
+    """docs/benchmark.md: VGG16's base on a GPU, float32 against bfloat16, from its JSON lines."""
+    path = BENCH / "gpu_bfloat16.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    speed = {(line["label"], line["batch"]): line["img_per_s_best"] for line in lines if line["what"] == "speed"}
+    about = next(line for line in lines if line["what"] == "record")
+    rows = []
+    for batch in sorted({batch for _, batch in speed}):
+        float32 = speed[("jit/float32", batch)]
+        bfloat16 = speed[("jit/mixed_bfloat16", batch)]
+        rows.append(
+            [
+                f"batch {batch}",
+                f"{float32:,.0f}",
+                f"{bfloat16:,.0f} ({bfloat16 / float32:.2f}x)",
+                f"{speed[('jit/float32/precision=highest', batch)]:,.0f}",
+            ]
+        )
+    columns = [
+        "images/s",
+        "float32 (XLA's default: TF32 convolutions)",
+        "mixed_bfloat16",
+        'float32, precision "highest"',
+    ]
+    return (
+        markdown(columns, rows)
+        + "\n\n"
+        + caption(f"Record: `{path}`, commit {about['commit'][:7]}, {about['machine']}.")
+    )
+
+
+def transcribed(name: str) -> Callable[[], str]:
+    """A table measured before runs were recorded, as it was published, and where it came from."""
+
+    def table() -> str:
+        path = TRANSCRIBED / f"{name}.json"
+        found = json.loads(path.read_text())
+        return (
+            markdown(found["columns"], found["rows"])
+            + "\n\n"
+            + caption(
+                f"Record: `{path}`, transcribed: measured {found['measured']}, before runs were "
+                f"recorded; the experiments were not kept. To measure it again: {found['rerun']}."
+            )
+        )
+
+    return table
+
+
+GENERATED: dict[str, Callable[[], str]] = {
+    "headline": headline,
+    "at-the-defaults": at_the_defaults,
+    "the-two-commands": bench_rows("make-test", "make-repro"),
+    "training": bench_rows("training"),
+    "gpu-bfloat16": gpu_bfloat16,
+}
+
+
+def tables() -> dict[str, Callable[[], str]]:
+    """Every table by the name its markers give: those made from run and bench records, and
+    one per transcribed record."""
+    return {**GENERATED, **{path.stem: transcribed(path.stem) for path in sorted(TRANSCRIBED.glob("*.json"))}}
+
+
+def documents() -> list[Path]:
+    return [Path("README.md"), *sorted(Path("docs").glob("*.md"))]
+
+
+def rendered(text: str, document: Path) -> str:
+    """`text` with each marked table made again from its record."""
+
+    known = tables()
+
+    def one(match: re.Match) -> str:
+        name = match["name"]
+        if name not in known:
+            raise InputError(f"{document}: no table named {name!r}; the tables: {', '.join(sorted(known))}")
+        return f"<!-- table: {name} -->\n{known[name]()}\n<!-- end table -->"
+
+    return MARKED.sub(one, text)
+
+
+def differing() -> list[str]:
+    """The documents whose tables differ from what their records render, and every table
+    that no document places."""
+    problems, placed = [], set()
+    for document in documents():
+        text = document.read_text()
+        placed |= {match["name"] for match in MARKED.finditer(text)}
+        if rendered(text, document) != text:
+            problems.append(f"{document}: a table differs from its record")
+    problems += [f"table {name}: in no document" for name in sorted(set(tables()) - placed)]
+    return problems
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a table differs")
+    args = parser.parse_args(argv)
+    if args.check:
+        problems = differing()
+        for problem in problems:
+            print(f"error: {problem}; run: python -m mnist_transfer.tools.tables")
+        sys.exit(1 if problems else 0)
+    for document in documents():
+        text = document.read_text()
+        if (new := rendered(text, document)) != text:
+            atomic.write_text(document, new)
+            print(f"tables: {document}")
+
+
+if __name__ == "__main__":
+    run_stage(lambda: main(sys.argv[1:]))
