@@ -38,13 +38,46 @@ def test_mfeat_pix_is_two_thousand_real_digits_framed_as_mnist_frames_them(mfeat
         assert centre == pytest.approx(framing.CENTRE, abs=1)
 
 
-def test_a_scan_is_taller_than_wide_as_its_windows_are(mfeat):
-    # 15 windows of 2 columns by 16 of 3 rows: a "1" framed with square pixels stands upright, narrow.
+# Each class's mean grey level after framing (0-255), measured once: a changed conversion of
+# the scans (windows, black level, paper, crop) moves them by more than the tolerance, which
+# is far wider than any CPU's rounding of the resampling.
+MEAN_LEVEL = (44.38, 44.15, 38.25, 37.80, 35.20, 40.83, 39.06, 34.07, 44.55, 39.22)
+
+
+def ink_box(digit: np.ndarray) -> np.ndarray:
+    rows, columns = np.flatnonzero(digit.sum(axis=1)), np.flatnonzero(digit.sum(axis=0))
+    return digit[rows[0] : rows[-1] + 1, columns[0] : columns[-1] + 1].astype(float)
+
+
+def test_the_framed_digits_are_pinned_by_their_levels_and_their_box(mfeat):
     digits, labels, _ = mfeat
-    ones = digits[labels == 1].astype(float)
-    ink_rows = (ones.sum(axis=2) > 0).sum(axis=1)
-    ink_columns = (ones.sum(axis=1) > 0).sum(axis=1)
-    assert np.median(ink_rows) > 1.5 * np.median(ink_columns)
+    for digit in range(10):
+        framed = digits[labels == digit]
+        assert framed.mean() == pytest.approx(MEAN_LEVEL[digit], abs=0.5), digit
+        # Stored size-normalised, every class fills its 15x16 box: framed, 20 rows by 12 columns.
+        assert np.median((framed.sum(axis=2) > 0).sum(axis=1)) == 20
+        assert np.median((framed.sum(axis=1) > 0).sum(axis=1)) == 12
+
+
+def test_the_digits_are_the_right_way_up_and_not_mirrored(mfeat):
+    """Every class has the same box, so its shape cannot tell a flip; where the ink lies can:
+    the bar of a 7 and the loop of a 9 at the top, the loop of a 6 at the bottom; a 3 open to
+    the left, a 6 to the right."""
+    digits, labels, _ = mfeat
+
+    def share(digit: int, test) -> float:
+        return float(np.mean([test(ink_box(image)) for image in digits[labels == digit]]))
+
+    def top_heavy(box: np.ndarray) -> bool:
+        quarter = box.shape[0] // 4
+        return box[:quarter].sum() > box[-quarter:].sum()
+
+    def right_heavy(box: np.ndarray) -> bool:
+        third = box.shape[1] // 3
+        return box[:, -third:].sum() > box[:, :third].sum()
+
+    assert share(7, top_heavy) > 0.95 and share(9, top_heavy) > 0.95 and share(6, top_heavy) < 0.05
+    assert share(3, right_heavy) > 0.9 and share(6, right_heavy) < 0.1
 
 
 def test_none_is_no_digits():
