@@ -13,10 +13,6 @@ from mnist_transfer.tools import records
 MATMUL_N = 4096
 
 
-def flags() -> list[str]:
-    return records.machine()["flags"]
-
-
 def fma_flops_per_cycle(vendor: str, present: list[str]) -> int:
     """float32 FLOPs one core can retire per cycle: 2 FMA pipes x lanes x 2. AMD's Zen 4
     runs AVX-512 on 256-bit pipes, so only Intel's AVX-512 doubles the lanes."""
@@ -36,7 +32,7 @@ def fma_limit_gflops() -> tuple[float, str]:
 
 
 def flops_per_cycle() -> int:
-    return fma_flops_per_cycle(cpu.info().get("vendor_id", ""), flags())
+    return fma_flops_per_cycle(cpu.info().get("vendor_id", ""), records.flags())
 
 
 def tensorflow_matmul_gflops() -> float:
@@ -62,7 +58,7 @@ def describe() -> str:
     info = cpu.info()
     return (
         f"{info.get('model name', platform.processor())} ({info.get('vendor_id', '?')}), {os.cpu_count()} cores, "
-        f"flags: {', '.join(flags()) or 'none of ' + ', '.join(records.FLAGS)}; "
+        f"flags: {', '.join(records.flags()) or 'none of ' + ', '.join(records.FLAGS)}; "
         f"TensorFlow {tf.__version__}, NumPy {np.__version__}"
     )
 

@@ -47,14 +47,19 @@ def commit(folder: Path | str = ".") -> str:
     return found + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
+def flags() -> list[str]:
+    """Which of FLAGS this CPU has, in FLAGS' order."""
+    present = cpu.flags()
+    return [flag for flag in FLAGS if flag in present]
+
+
 def machine() -> dict:
     info = cpu.info()
-    present = cpu.flags()
     return {
         "cpu": info.get("model name", platform.processor()),
         "vendor": info.get("vendor_id", ""),
         "cores": os.cpu_count(),
-        "flags": [flag for flag in FLAGS if flag in present],
+        "flags": flags(),
         "python": platform.python_version(),
     }
 

@@ -182,6 +182,11 @@ def record(name: str) -> Path:
     return records.run_record(f"study-{name}")
 
 
+def runs_so_far(name: str) -> pd.DataFrame:
+    """The runs in study `name`'s record; none before its first sweep."""
+    return records.frame(records.read(record(name)) if record(name).exists() else [])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=STUDIES)
@@ -192,8 +197,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.table:
         for configuration in study.configurations():
             settings = (*study.common, *configuration)
-            done = records.frame(records.read(record(args.study))) if record(args.study).exists() else None
-            if done is not None and len(matching(done, settings)) >= study.seeds:
+            if len(matching(runs_so_far(args.study), settings)) >= study.seeds:
                 continue  # in the record already
             print(f"study {args.study}: {' '.join(configuration)}", file=sys.stderr)
             options = [item for setting in settings for item in ("-S", setting)]

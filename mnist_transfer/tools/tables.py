@@ -54,9 +54,9 @@ def percent(value: float) -> str:
 
 def seeds_of(runs: pd.DataFrame) -> str:
     seeds = sorted(int(seed) for seed in runs["seed"])
-    if seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 1:
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
         return f"seeds {seeds[0]}-{seeds[-1]}"
-    return "seed " + ", ".join(map(str, seeds)) if len(seeds) == 1 else "seeds " + ", ".join(map(str, seeds))
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
 
 
 def machine_in_words(machine: dict) -> str:
