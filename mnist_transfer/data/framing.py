@@ -109,3 +109,25 @@ def frame(levels: np.ndarray) -> np.ndarray:
 def frame_image(image: Image.Image) -> np.ndarray:
     """`frame` of a Pillow image of any mode."""
     return frame(grey(image))
+
+
+def deslanted(framed: np.ndarray) -> np.ndarray:
+    """A framed digit sheared upright by its moments (the slant of its principal axis from
+    the vertical, as LeCun's deskewed MNIST), framed again."""
+    levels = framed.astype(np.float64)
+    mass = levels.sum()
+    if mass == 0:
+        return framed
+    rows, columns = np.indices(levels.shape)
+    centre_row, centre_column = (rows * levels).sum() / mass, (columns * levels).sum() / mass
+    row_variance = ((rows - centre_row) ** 2 * levels).sum() / mass
+    covariance = ((rows - centre_row) * (columns - centre_column) * levels).sum() / mass
+    slant = covariance / row_variance  # columns moved per row
+    # Each output pixel (x, y) reads the input at (x + slant * (y - centre_row), y).
+    sheared = Image.fromarray(levels.astype(np.float32), mode="F").transform(
+        levels.shape[::-1],
+        Image.Transform.AFFINE,
+        (1, slant, -slant * centre_row, 0, 1, 0),
+        resample=Image.Resampling.BILINEAR,
+    )
+    return frame(np.clip(np.asarray(sheared, dtype=np.float64), 0, 255))
