@@ -1,5 +1,6 @@
 """evaluate: both models on the 10,000 test images and on the digits from elsewhere (the
-CNN from the images, the transfer model's head from the cached features), and the two
+CNN from the images, the transfer model's head from the cached features; those from
+elsewhere also on their held-out half, splits.halves' second), and the two
 combined (the mean of their probabilities): Kaggle-format predictions, the data for the
 confusion matrices, metrics/evaluate.json with the blog's counts and where the data and
 the backbone's weights came from, and metrics/per_class.json."""
@@ -57,15 +58,21 @@ def main() -> None:
             csv = folder / paths.predictions_csv(name, backbone["name"]).name
             csv.write_text(kaggle.submission(image_ids, labelled).to_csv(index=False))
         (folder / paths.COMPARISON_CSV.name).write_text(side_by_side.to_csv(index=False))
-        elsewhere = pd.DataFrame({"actual": other_labels, **{n: other_predictions.get(n, []) for n in predictions}})
+        held_out = np.isin(np.arange(len(other_labels)), splits.halves(other_labels)[1]).astype(int)
+        elsewhere = pd.DataFrame(
+            {"actual": other_labels, "held_out": held_out, **{n: other_predictions.get(n, []) for n in predictions}}
+        )
         (folder / paths.ELSEWHERE_CSV.name).write_text(elsewhere.to_csv(index=False))
 
     compared = comparison.compare(labels, each)
     # The two combined right after the two, where `dvc metrics diff` lists them together.
     combined = comparison.scores(labels, predictions[metrics.COMBINED])
     headline = {**{name: compared.pop(name) for name in each}, metrics.COMBINED: combined, **compared}
+    second = splits.halves(other_labels)[1]
     for name, labelled in other_predictions.items():
         headline[name][metrics.ELSEWHERE_ACCURACY] = comparison.scores(other_labels, labelled)[metrics.ACCURACY]
+        scored = comparison.scores(other_labels[second], labelled[second])
+        headline[name][metrics.HELD_OUT_ACCURACY] = scored[metrics.ACCURACY]
     headline["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
     headline["data"] = {"route": data["route"], "sha256": data["sha256"]}
     # Not "backbone": `dvc exp show` would then prefix the params of the same names with their file.
@@ -77,7 +84,12 @@ def main() -> None:
     atomic.write_json(paths.PER_CLASS_METRICS, per_class)
     for name in predictions:
         m = headline[name]
-        on_other = f"; {m[metrics.ELSEWHERE_ACCURACY]:.2%} from elsewhere" if other_predictions else ""
+        on_other = ""
+        if other_predictions:
+            on_other = (
+                f"; {m[metrics.ELSEWHERE_ACCURACY]:.2%} from elsewhere, "
+                f"{m[metrics.HELD_OUT_ACCURACY]:.2%} on its held-out half"
+            )
         print(f"{name}: accuracy {m[metrics.ACCURACY]:.2%}, {m[metrics.ERRORS]} errors of {len(labels)}{on_other}")
     print(f"disagreements: {headline[metrics.DISAGREEMENTS]}")
 

@@ -1,6 +1,7 @@
 """fetch_mnist: the data set named by `data.source`, checked, as data/raw/mnist.npz, with
 the route it came by and the sha256 of its arrays; and the digits from elsewhere named by
-`data.elsewhere`, framed as MNIST's, as data/raw/elsewhere.npz, with theirs."""
+`data.elsewhere`, framed as MNIST's (their strokes and slant as `data.strokes` and
+`data.deslant` say), as data/raw/elsewhere.npz, with theirs."""
 
 from mnist_transfer.core import atomic, catalog, params, paths
 from mnist_transfer.core.errors import run_stage
@@ -16,7 +17,7 @@ def main() -> None:
         mnist.check_all_mnist(
             arrays, source, f"data.elsewhere {other} scores models of digits; set data.elsewhere: none for this source"
         )
-    x_other, y_other, other_record = elsewhere.load(other)
+    x_other, y_other, other_record = elsewhere.load(other, data["strokes"], data["deslant"])
     sha256 = mnist.arrays_sha256(arrays)
     atomic.write_npz(paths.RAW, arrays)
     atomic.write_npz(paths.RAW_ELSEWHERE, {"x": x_other, "y": y_other})

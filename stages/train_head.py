@@ -1,5 +1,6 @@
 """train_head: the blog's dense head on the cached backbone features (never on images,
-never running the backbone), saved as data/models/head.keras, with its curves. The frozen
+never running the backbone), self-trained on the features of the digits from elsewhere
+without their labels where `adapt` says so, saved as data/models/head.keras, with its curves. The frozen
 backbone is not stored again: it lies once beside the features that it made
 (data/features/extractor.keras), and `predict` puts the two together."""
 
@@ -55,7 +56,7 @@ def main() -> None:
     check_head_fits(p["head"]["units"], math.prod(np.load(paths.features("train"), mmap_mode="r").shape[1:]))
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
     from mnist_transfer.core import determinism, splits
-    from mnist_transfer.nets import models, training
+    from mnist_transfer.nets import adaptation, models, training
 
     determinism.make_deterministic(p["seed"])
     train, val = splits.load("train", "features"), splits.load("val", "features")
@@ -72,6 +73,7 @@ def main() -> None:
         training.Recipe(epochs, head["batch_size"], head["learning_rate"], head["optimizer"]),
         model_path=paths.MODELS["transfer"],
         curves=paths.CURVES["transfer"],
+        then=lambda model: adaptation.adapt(model, p["adapt"], "features", head["batch_size"], p["seed"]),
     )
     cost.write(paths.HEAD_COST)
 

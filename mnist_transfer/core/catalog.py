@@ -50,6 +50,10 @@ ELSEWHERE = {
     ),
 }
 NO_ELSEWHERE = "none"
+# data.strokes: the digits from elsewhere as framed, or thinned or thickened to MNIST's stroke width.
+STROKE_WIDTHS = ("kept", "mnist")
+# adapt.digits: which digits from elsewhere, unlabelled, the models self-train on (splits.halves).
+ADAPT_ON = ("none", "first_half", "all")
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ INPUT_SIZE_MAX = 299  # the largest ImageNet size in the catalog; a 28-pixel dig
 # backbone in the catalog per pixel: this many
 # pixels per batch (batch_size x input_size^2) keep it near 4 GiB.
 BACKBONE_PIXELS_PER_BATCH_MAX = 2**23
+ADAPT_ROUNDS_MAX = 20
 VIEWS_MAX = 8  # 8 x 60,000 augmented digits sit in memory at once: 376 MB
 
 SCHEMA: dict[str, Rule] = {
@@ -91,6 +92,8 @@ SCHEMA: dict[str, Rule] = {
     "data.val_fraction": number_between(0, 1, low_open=True, high_open=True),
     "data.train_limit": Rule("0 (all the training images) or a whole number >= 1", lambda v: _is_int(v) and v >= 0),
     "data.elsewhere": one_of((*catalog.ELSEWHERE, catalog.NO_ELSEWHERE)),
+    "data.strokes": one_of(catalog.STROKE_WIDTHS),
+    "data.deslant": boolean(),
     "cnn.batch_size": whole_number(1, 4096, "about 1 MiB of activations per image in training"),
     "cnn.learning_rate": number_between(0, 1, low_open=True, high_open=False),
     "cnn.augment": boolean(),
@@ -114,6 +117,8 @@ SCHEMA: dict[str, Rule] = {
     "head.epochs": Rule(
         "null (as many as epochs) or a whole number >= 1", lambda v: v is None or whole_number(1).accepts(v)
     ),
+    "adapt.digits": one_of(catalog.ADAPT_ON),
+    "adapt.rounds": whole_number(1, ADAPT_ROUNDS_MAX, "each round trains both models once more"),
     "render.grid_columns": whole_number(1, 200, "the grid's width in digits"),
 }
 

@@ -19,6 +19,22 @@ def split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarra
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
+# The halves of the digits from elsewhere: one draw, fixed before any run, so that every
+# choice is made on the first half and every figure reported on the second.
+HALVES_SEED = 12345
+
+
+def halves(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices (first, second) of the digits from elsewhere: each class shuffled by
+    HALVES_SEED, class by class from 0, and cut in two, the first half the smaller."""
+    rng = np.random.default_rng(HALVES_SEED)
+    first = np.zeros(len(labels), bool)
+    for digit in range(10):
+        shuffled = rng.permutation(np.flatnonzero(labels == digit))
+        first[shuffled[: len(shuffled) // 2]] = True
+    return np.flatnonzero(first), np.flatnonzero(~first)
+
+
 def rows(name: str) -> np.ndarray:
     """The training images' indices in split `name`, "train" or "val"."""
     with np.load(paths.SPLIT) as data:

@@ -11,7 +11,7 @@ import numpy as np
 from mnist_transfer.core import catalog, digits
 from mnist_transfer.core.downloads import packaged_file
 from mnist_transfer.core.errors import InputError
-from mnist_transfer.data import framing
+from mnist_transfer.data import framing, strokes
 
 # mfeat-pix: 16 rows of 15 values, each the black pixels of 6 in 3 rows by 2 columns of the scan.
 MFEAT_ROWS, MFEAT_COLUMNS = 16, 15
@@ -22,9 +22,19 @@ MFEAT_BLACK = 6
 PAPER = 6
 
 
-def load(name: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Set `name`'s digits framed as MNIST's (n, 28, 28) uint8, their labels, and a record of
-    where they came from; for `none`, no digits."""
+def like_mnist(framed: np.ndarray, stroke_width: str, deslant: bool) -> np.ndarray:
+    """Framed digits (n, 28, 28) with their strokes as `stroke_width` says (`mnist`: thinned
+    or thickened to MNIST's median width) and, with `deslant`, sheared upright by their moments."""
+    if stroke_width == "mnist":
+        framed = np.stack([strokes.normalised(digit) for digit in framed])
+    if deslant:
+        framed = np.stack([framing.deslanted(digit) for digit in framed])
+    return framed
+
+
+def load(name: str, stroke_width: str = "kept", deslant: bool = False) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Set `name`'s digits framed as MNIST's (n, 28, 28) uint8 and made `like_mnist`, their
+    labels, and a record of where they came from; for `none`, no digits."""
     if name == catalog.NO_ELSEWHERE:
         return np.zeros((0, *digits.SHAPE), np.uint8), np.zeros(0, np.uint8), {"set": name}
     chosen = catalog.ELSEWHERE[name]
@@ -39,12 +49,14 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray, dict]:
     counts = tuple(np.bincount(labels, minlength=10).tolist())
     if counts != chosen.class_counts:
         raise InputError(f"{path}: class counts {counts}, expected {chosen.class_counts}")
-    framed = np.stack([framing.frame(scan) for scan in levels])
+    framed = like_mnist(np.stack([framing.frame(scan) for scan in levels]), stroke_width, deslant)
     record = {
         "set": name,
         "route": chosen.requirement,
         "images": len(labels),
         "class_counts": list(counts),
+        "strokes": stroke_width,
+        "deslant": deslant,
         "sha256": hashlib.sha256(framed.tobytes() + labels.tobytes()).hexdigest(),
     }
     return framed, labels, record

@@ -105,9 +105,9 @@ def main() -> None:
     mnist = np.load(paths.RAW_MNIST)
     found = {"MNIST train": (mnist["x_train"], mnist["y_train"]), "MNIST test": (mnist["x_test"], mnist["y_test"])}
     for name in catalog.ELSEWHERE:
-        framed, labels, _ = elsewhere.load(name, strokes="kept")
+        framed, labels, _ = elsewhere.load(name)
         found[f"{name}, framed"] = (framed, labels)
-        found[f"{name}, strokes normalised"] = (np.stack([normalised(digit) for digit in framed]), labels)
+        found[f"{name}, strokes normalised"] = (elsewhere.like_mnist(framed, "mnist", deslant=False), labels)
     print(f"{'median stroke width, px':<34}" + "".join(f"{digit:>6}" for digit in range(10)) + "   all")
     for name, (images, labels) in found.items():
         measured = widths(images)

@@ -2,6 +2,7 @@
 accuracy) on tf.data batches, and curves logged by DVCLive: per epoch, and every few
 batches within it, so that a one-epoch run draws a learning curve too."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,12 +119,16 @@ def train(
     *,
     model_path: Path,
     curves: Path,
+    then: Callable[[keras.Model], None] | None = None,
 ) -> None:
-    """`fit`, with the curves logged into `curves`; then the model saved at `model_path`."""
+    """`fit`, with the curves logged into `curves`; then `then` (adaptation) on the model,
+    if given; then the model saved at `model_path`."""
     with atomic.replacing(curves) as partial_curves:
         live = Live(str(partial_curves), dvcyaml=False, save_dvc_exp=False)
         within_epochs = Live(str(partial_curves / STEPS), dvcyaml=False, save_dvc_exp=False)
         fit(model, train, val, recipe, callbacks=(StepCurves(within_epochs), DVCLiveCallback(live=live)))
+        if then:
+            then(model)
         model_files.save(model, model_path)
     accuracy = live.summary["eval"]["accuracy"]
     print(f"{model.name}: validation accuracy {accuracy:.4f} after {recipe.epochs} epoch(s); saved {model_path}")

@@ -12,6 +12,8 @@ SCORED = (*catalog.MODELS, COMBINED)  # what evaluate scores, in the order it li
 ACCURACY = "accuracy"  # on MNIST's test images
 ERRORS = "errors"
 ELSEWHERE_ACCURACY = "elsewhere_accuracy"  # on the digits from elsewhere (data.elsewhere)
+# On their second half (splits.halves), held out of every choice made for adapting to them.
+HELD_OUT_ACCURACY = "held_out_accuracy"
 # Of each model, not the two combined: the blog's err_CNN and err_VGG16.
 ERRORS_WHERE_DISAGREE = "errors_where_disagree"
 # Of the pair.
@@ -36,5 +38,6 @@ SUMMARY = (
     Figure(DISAGREEMENTS, False),
     Figure(key(COMBINED, ACCURACY), True),
     *(Figure(key(scored, ELSEWHERE_ACCURACY), True) for scored in SCORED),
+    *(Figure(key(scored, HELD_OUT_ACCURACY), True) for scored in SCORED),
 )
 REQUIRED = tuple(figure.key for figure in SUMMARY[:3])

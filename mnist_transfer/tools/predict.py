@@ -7,8 +7,10 @@ label and probability for each, as CSV.
     python -m mnist_transfer.tools.predict my_digits/ -o predictions.csv
     python -m mnist_transfer.tools.predict test.csv --kaggle cnn -o submission.csv
 
-Every image is framed as MNIST framed its digits first (mnist_transfer.data.framing); a Kaggle
-row is framed already and goes in as it is. An input that cannot be read is one line on
+Every image is framed as MNIST framed its digits first (mnist_transfer.data.framing), then
+its strokes and slant made like MNIST's as params.yaml's data.strokes and data.deslant say
+(the models were made for digits so framed; --strokes and --deslant choose otherwise); a
+Kaggle row is MNIST's own framing and goes in as it is. An input that cannot be read is one line on
 stderr naming it (and its row); the others are still predicted; the exit status is then 2.
 """
 
@@ -24,9 +26,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from mnist_transfer.core import atomic, catalog, digits, paths
+from mnist_transfer.core import atomic, catalog, digits, params, paths
 from mnist_transfer.core.errors import InputError, run_stage
-from mnist_transfer.data import framing
+from mnist_transfer.data import elsewhere, framing
 from mnist_transfer.report import kaggle
 
 PIXELS = [f"pixel{i}" for i in range(digits.SHAPE[0] * digits.SHAPE[1])]
@@ -211,6 +213,24 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def framing_of_models() -> tuple[str, bool]:
+    """params.yaml's data.strokes and data.deslant, as the models in data/models were made
+    with them; as framed, outside a project folder."""
+    if not params.PARAMS_FILE.is_file():
+        return catalog.STROKE_WIDTHS[0], False
+    data = params.everything()["data"]
+    return data["strokes"], data["deslant"]
+
+
+def like_the_models(items: list[Item], stroke_width: str, deslant: bool) -> list[np.ndarray]:
+    """The digits read, those of images made `like_mnist`, those of Kaggle rows as they are."""
+    return [
+        item.digit if item.row is not None else elsewhere.like_mnist(item.digit[None], stroke_width, deslant)[0]
+        for item in items
+        if item.error is None
+    ]
+
+
 def predictions_table(items: list[Item], probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
     """One row per digit read: its file and row, and each model's label and probability."""
     read = [item for item in items if item.error is None]
@@ -235,14 +255,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
     parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
     parser.add_argument("--kaggle", choices=MODEL_NAMES, help="write ImageId,Label of this model only")
+    parser.add_argument(
+        "--strokes", choices=catalog.STROKE_WIDTHS, help="images' strokes: kept, or mnist (default: data.strokes)"
+    )
+    parser.add_argument(
+        "--deslant", action=argparse.BooleanOptionalAction, help="shear images upright (default: data.deslant)"
+    )
     add_model_arguments(parser)
     args = parser.parse_args(argv)
+    stroke_width, deslant = framing_of_models()
+    stroke_width = args.strokes or stroke_width
+    deslant = deslant if args.deslant is None else args.deslant
 
     items = read_inputs(args.inputs)
     failed = [item for item in items if item.error is not None]
     for item in failed:
         print(f"error: {item.name}: {item.error}", file=sys.stderr)
-    read = [item.digit for item in items if item.error is None]
+    read = like_the_models(items, stroke_width, deslant)
     if read:
         names = [args.kaggle] if args.kaggle else list(MODEL_NAMES)
         batch = np.stack(read)

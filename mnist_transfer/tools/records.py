@@ -99,15 +99,18 @@ def metrics_of(workspace: Path) -> dict:
     return found
 
 
-def elsewhere_errors(workspace: Path) -> dict[str, dict[str, int]]:
-    """Where each model's errors on the digits from elsewhere went, from the run's
-    predictions: {model: {"4>6": how many 4s it read as 6}}; empty without that set."""
+def elsewhere_errors(workspace: Path, held_out_only: bool = False) -> dict[str, dict[str, int]]:
+    """Where each model's errors on the digits from elsewhere went (on their held-out half
+    only, with `held_out_only`), from the run's predictions: {model: {"4>6": how many 4s it
+    read as 6}}; empty without that set."""
     predictions = workspace / paths.ELSEWHERE_CSV
     if not predictions.is_file():
         return {}
     with predictions.open(newline="") as file:
         rows = list(csv.DictReader(file))
-    models = [column for column in (rows[0] if rows else {}) if column != "actual"]
+    if held_out_only:
+        rows = [row for row in rows if row.get("held_out") == "1"]
+    models = [column for column in (rows[0] if rows else {}) if column not in ("actual", "held_out")]
     return {
         model: dict(
             sorted(Counter(f"{row['actual']}>{row[model]}" for row in rows if row[model] != row["actual"]).items())
@@ -164,10 +167,11 @@ def frame(rows: list[dict]) -> pd.DataFrame:
                 "seed": row["seed"],
                 "commit": row.get("commit", ""),
                 "elsewhere_errors": row.get("elsewhere_errors", {}),
+                "held_out_errors": row.get("held_out_errors", {}),
                 **row["metrics"],
             }
             for row in rows
         ],
-        columns=["run", "settings", "seed", "commit", "elsewhere_errors"] if not rows else None,
+        columns=["run", "settings", "seed", "commit", "elsewhere_errors", "held_out_errors"] if not rows else None,
     )
     return table.drop_duplicates(subset=["settings", "seed"], keep="last").reset_index(drop=True)

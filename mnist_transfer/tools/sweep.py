@@ -87,6 +87,7 @@ def record_row(point: sweep_task.Point, result: dict, settings: dict) -> dict:
         "seed": int(point.settings[0].partition("=")[2]),
         "metrics": result["metrics"],
         "elsewhere_errors": result["elsewhere_errors"],
+        "held_out_errors": result["held_out_errors"],
         "commit": point.rev,
         "machine": result["machine"],
         "wall_s": result["seconds"],

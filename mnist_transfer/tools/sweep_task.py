@@ -88,6 +88,7 @@ def run_point(point: Point) -> dict:
         output = _run([*dvc, "exp", "run", "-n", point.name, *pull, *overrides], workspace, env)
         measured = records.metrics_of(workspace)
         errors = records.elsewhere_errors(workspace)
+        held_out_errors = records.elsewhere_errors(workspace, held_out_only=True)
         cache = ["--no-cache"] if point.cache_dir else ["--run-cache"]
         _run([*dvc, "exp", "push", "--force", *cache, point.source, point.name], workspace, env)
     return {
@@ -98,6 +99,7 @@ def run_point(point: Point) -> dict:
         "extractions": output.count("Running stage 'extract_features'"),
         "metrics": measured,
         "elsewhere_errors": errors,
+        "held_out_errors": held_out_errors,
         "machine": records.machine(),
         # Other workers on this host, or other work when it started.
         "cores_shared": point.threads < (os.cpu_count() or 1) or busy_before > 0.1,

@@ -1,0 +1,84 @@
+"""Self-training on digits from elsewhere, without their labels (`adapt`): after MNIST, each
+round a model labels the unlabelled digits itself, takes the ones it is surest of in each
+class it predicts, and trains one epoch on them mixed with MNIST's own digits, so that it
+learns the new hand without forgetting the old one.
+
+The schedule, the copies and the mix were chosen on the first half of the digits from
+elsewhere (splits.halves), with one seed, before any figure on the second half was reported."""
+
+import keras
+import numpy as np
+
+from mnist_transfer.core import catalog, model_files, splits
+from mnist_transfer.nets import models, training
+
+SHARE_STEP = 0.3  # round k takes, of each predicted class, the surest min(1, 0.3 k) x n / 10
+COPIES = 5  # each pseudo-labelled digit seen this many times a round: they are few beside MNIST's
+MNIST_PER_ROUND = 10_000  # MNIST's training digits mixed into each round, drawn anew
+LEARNING_RATE = 0.0005  # half the kernel's: the model moves, but from where MNIST left it
+
+
+def unlabelled(digits: str, inputs: str) -> np.ndarray:
+    """The digits from elsewhere a model adapts on (`adapt.digits`), as `inputs` ("images" or
+    "features"); their labels only cut the halves, as the protocol fixed them."""
+    x, labels = splits.load("elsewhere", inputs)
+    if digits == "all":
+        return x
+    first, _ = splits.halves(labels)
+    return x[first]
+
+
+def surest(probabilities: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and predicted labels of the `share` x n / 10 surest digits of each predicted
+    class (fewer where fewer are predicted so), so that no class crowds out the others."""
+    predicted, sureness = probabilities.argmax(axis=1), probabilities.max(axis=1)
+    per_class = round(share * len(probabilities) / 10)
+    chosen = []
+    for digit in range(probabilities.shape[1]):
+        these = np.flatnonzero(predicted == digit)
+        chosen.append(these[np.argsort(-sureness[these], kind="stable")][:per_class])
+    chosen = np.sort(np.concatenate(chosen))
+    return chosen, predicted[chosen]
+
+
+def self_train(
+    model: keras.Model,
+    foreign: np.ndarray,
+    mnist: tuple[training.Inputs, np.ndarray],
+    rounds: int,
+    batch_size: int,
+    seed: int,
+) -> None:
+    """`rounds` rounds of self-training of `model` on `foreign` (unlabelled), mixed with
+    MNIST_PER_ROUND of `mnist` (inputs, labels) each round; progress printed per round."""
+    rng = np.random.default_rng(seed)
+    models.compile_for_training(model, LEARNING_RATE)
+    labels_before = None
+    for round_number in range(1, rounds + 1):
+        probabilities = model.predict(foreign, batch_size=model_files.PREDICT_BATCH, verbose=0)
+        chosen, pseudo = surest(probabilities, min(1.0, SHARE_STEP * round_number))
+        drawn = np.sort(rng.choice(len(mnist[1]), min(MNIST_PER_ROUND, len(mnist[1])), replace=False))
+        x = np.concatenate([np.asarray(mnist[0][drawn], foreign.dtype), np.repeat(foreign[chosen], COPIES, axis=0)])
+        y = np.concatenate([mnist[1][drawn], np.repeat(pseudo, COPIES)]).astype(mnist[1].dtype)
+        model.fit(training.batches(x, y, batch_size, shuffle=True), epochs=1, shuffle=False, verbose=0)
+        labels_now = probabilities.argmax(axis=1)
+        changed = "" if labels_before is None else f", {(labels_now != labels_before).sum()} relabelled since the last"
+        labels_before = labels_now
+        print(
+            f"{model.name}: self-training round {round_number} of {rounds}: {len(chosen)} of {len(foreign)} "
+            f"digits from elsewhere pseudo-labelled{changed}",
+            flush=True,
+        )
+
+
+def adapt(model: keras.Model, settings: dict, inputs: str, batch_size: int, seed: int) -> bool:
+    """Self-train `model` as `settings` (params' `adapt`) say, on `inputs` ("images" or
+    "features"); whether it did (not with adapt.digits none, nor without digits from elsewhere)."""
+    if settings["digits"] == catalog.ADAPT_ON[0]:
+        return False
+    foreign = unlabelled(settings["digits"], inputs)
+    if len(foreign) == 0:
+        print(f"{model.name}: adapt.digits {settings['on']} but data.elsewhere is none: not adapted")
+        return False
+    self_train(model, foreign, splits.load("train", inputs), settings["rounds"], batch_size, seed)
+    return True
