@@ -15,7 +15,9 @@ def main() -> None:
     determinism.make_deterministic(p["seed"])
     batch_size = p["cnn"]["batch_size"]
     training.train(
-        models.cnn(p["cnn"]["augment"], p["cnn"]["stroke"], p["cnn"]["blur"]),
+        models.cnn(
+            **{key: p["cnn"][key] for key in ("augment", "stroke", "blur", "stretch", "elastic", "stroke_reach")}
+        ),
         splits.load("train", "images"),
         splits.load("val", "images"),
         training.Recipe(p["epochs"], batch_size, p["cnn"]["learning_rate"]),

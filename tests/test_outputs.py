@@ -91,7 +91,7 @@ def test_the_digits_from_elsewhere_are_scored_for_each_model_and_the_two_combine
     provenance = json.loads((pipeline_elsewhere / "data/raw/provenance.json").read_text())["elsewhere"]
     assert provenance["class_counts"] == [200] * 10 and len(provenance["sha256"]) == 64
     other = pd.read_csv(pipeline_elsewhere / "data/predictions/elsewhere.csv")
-    assert list(other.columns) == ["actual", "cnn", "transfer", "combined"]
+    assert list(other.columns) == ["actual", "held_out", "cnn", "transfer", "combined"]
     assert np.bincount(other["actual"]).tolist() == [200] * 10
     per_class = json.loads((pipeline_elsewhere / "metrics/per_class.json").read_text())["elsewhere"]
     for name in ("cnn", "transfer", "combined"):

@@ -284,3 +284,14 @@ def test_a_folder_stands_for_the_images_in_it_and_in_its_folders(test_set, tmp_p
         "top.png",
     ]
     assert all(item.error is None for item in items)
+
+
+def test_images_get_the_strokes_the_models_were_made_for_and_kaggle_rows_stay_mnists(tmp_path, monkeypatch):
+    bold = np.zeros((28, 28), np.uint8)
+    bold[4:24, 12:17] = 255  # a 1 five pixels wide: twice MNIST's
+    items = [predict_module.Item("one.png", digit=bold), predict_module.Item("test.csv", row=1, digit=bold)]
+    image, row = predict_module.like_the_models(items, "mnist", deslant=False)
+    assert image.sum() < bold.sum() * 0.6 and np.array_equal(row, bold)
+    assert np.array_equal(predict_module.like_the_models(items, "kept", deslant=False)[0], bold)
+    monkeypatch.chdir(tmp_path)  # no params.yaml: as framed
+    assert predict_module.framing_of_models() == ("kept", False)

@@ -1,8 +1,10 @@
 """What a handwritten digit may look like that MNIST's do not, as Keras layers that act in
 training only: the kernel's geometry (rotation, zoom, shifts), and what other scans and
-photos add, a bolder or thinner stroke and blur. The CNN learns through them
-(`cnn.augment`, `cnn.stroke`, `cnn.blur`); the frozen backbone sees all of them in the
-augmented views of the training digits (`backbone.views`)."""
+photos add, a bolder or thinner stroke and blur, and what other hands and scanners add, a
+digit stretched to fill its box and an elastic distortion. The CNN learns through them
+(`cnn.augment`, `cnn.stroke`, `cnn.blur`, `cnn.stretch`, `cnn.elastic`); the frozen backbone
+sees the kernel's, the stroke's and blur in the augmented views of the training digits
+(`backbone.views`)."""
 
 import keras
 import numpy as np
@@ -14,43 +16,107 @@ from mnist_transfer.core import digits
 ROTATION = 10 / 360
 ZOOM = 0.1
 SHIFT = 0.1
-# A 3x3 grey dilation or erosion moves each edge of the stroke by one pixel of 28.
+# A 3x3 grey dilation or erosion moves each edge of the stroke by one pixel of 28;
+# `cnn.stroke_reach` pixels take a (2 x reach + 1)-pixel square.
 STROKE_FACTOR = 1.0
 # Gaussian blur of sigma up to this many pixels of 28 (a 5x5 kernel holds it).
 BLUR_SIGMA = 1.0
 BLUR_KERNEL = 5
+# A digit's width scaled by up to 40 % either way, its height kept: MNIST's 1s are 8 pixels
+# wide and its 0s 17, where scans cut to the ink and stretched to their box have both near 12.
+STRETCH = 0.4
+# Simard, Steinkraus and Platt's elastic distortion for MNIST (2003): a random field uniform
+# in [-1, 1], smoothed by a Gaussian of sigma 4 pixels, times 34.
+ELASTIC_ALPHA = 34.0
+ELASTIC_SIGMA = 4.0
 VIEWS_BATCH = 1024  # digits augmented at once: memory, not results
 
 
 @keras.saving.register_keras_serializable(package="mnist_transfer")
 class RandomStrokeWidth(layers.Layer):
-    """Ink made bolder or thinner: each image is blended with its 3x3 grey dilation (bolder)
-    or erosion (thinner), by a share drawn uniformly from [-factor, factor] per image."""
+    """Ink made bolder or thinner: each image's edges moved by a number of pixels drawn
+    uniformly from [-factor, factor x reach] per image, a whole pixel by a 3x3 grey dilation
+    (bolder) or erosion (thinner), a share of one by blending the two nearest. Never thinner
+    by more than a pixel: MNIST's strokes are under 3 pixels wide, and a second would erase many."""
 
-    def __init__(self, factor: float = STROKE_FACTOR, **kwargs) -> None:
+    def __init__(self, factor: float = STROKE_FACTOR, reach: int = 1, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.factor = factor
+        self.factor, self.reach = factor, reach
         # Seeded by Keras' global seed (`determinism.make_deterministic`), as Keras' own layers are.
         self.seed_generator = keras.random.SeedGenerator()
 
     def call(self, images, training=None):
         if not training:
             return images
-        bolder = ops.max_pool(images, 3, strides=1, padding="same")
-        thinner = -ops.max_pool(-images, 3, strides=1, padding="same")
-        share = keras.random.uniform(
-            (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor, seed=self.seed_generator
+        widths = [-ops.max_pool(-images, 3, strides=1, padding="same"), images]
+        for _ in range(self.reach):
+            widths.append(ops.max_pool(widths[-1], 3, strides=1, padding="same"))
+        widths = ops.stack(widths, axis=1)  # thinner, as it is, bolder by 1 to reach pixels
+        moved = keras.random.uniform(
+            (ops.shape(images)[0], 1, 1, 1), -self.factor, self.factor * self.reach, seed=self.seed_generator
         )
-        return ops.where(share > 0, images + share * (bolder - images), images - share * (thinner - images))
+        level = moved + 1  # an index into widths
+        lower = ops.clip(ops.floor(level), 0, self.reach)
+        share = level - lower
+        index = ops.cast(lower, "int32")[:, None]
+        below = ops.take_along_axis(widths, index, axis=1)[:, 0]
+        above = ops.take_along_axis(widths, index + 1, axis=1)[:, 0]
+        return below + share * (above - below)
 
     def compute_output_shape(self, input_shape):
         return input_shape
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "factor": self.factor}
+        return {**super().get_config(), "factor": self.factor, "reach": self.reach}
 
 
-def augmenting(*, geometry: bool, stroke: bool, blur: bool) -> list[layers.Layer]:
+@keras.saving.register_keras_serializable(package="mnist_transfer")
+class RandomElastic(layers.Layer):
+    """Simard, Steinkraus and Platt's elastic distortion: each pixel read from where a random
+    field, uniform in [-1, 1], smoothed by a Gaussian of `sigma` pixels and scaled by `alpha`,
+    moves it (bilinear; black beyond the edge), a new field for each image."""
+
+    def __init__(self, alpha: float = ELASTIC_ALPHA, sigma: float = ELASTIC_SIGMA, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.alpha, self.sigma = alpha, sigma
+        self.seed_generator = keras.random.SeedGenerator()
+        radius = int(2 * sigma)
+        taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
+        square = np.outer(taps, taps) / taps.sum() ** 2
+        self.smoothing = np.repeat(square[:, :, None, None], 2, axis=2).astype("float32")  # one per axis
+
+    def call(self, images, training=None):
+        if not training:
+            return images
+        batch = ops.shape(images)[0]
+        height, width = images.shape[1], images.shape[2]
+        field = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_generator)
+        moves = ops.depthwise_conv(field, self.smoothing, padding="same") * self.alpha
+        rows, columns = ops.meshgrid(
+            ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32"), indexing="ij"
+        )
+        each = ops.ones((batch, height, width), "float32")
+        which = ops.cast(ops.reshape(ops.arange(batch), (-1, 1, 1)), "float32") * each
+        coordinates = ops.stack([which, rows * each + moves[..., 0], columns * each + moves[..., 1], 0 * each])
+        moved = ops.image.map_coordinates(images, coordinates[..., None], order=1, fill_mode="constant")
+        return ops.reshape(moved, ops.shape(images))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "alpha": self.alpha, "sigma": self.sigma}
+
+
+def augmenting(
+    *,
+    geometry: bool,
+    stroke: bool,
+    blur: bool,
+    stretch: bool = False,
+    elastic: bool = False,
+    stroke_reach: int = 1,
+) -> list[layers.Layer]:
     """The chosen augmentations, in order, for digits of shape (28, 28, 1) on the 0-1 scale;
     their random draws follow Keras' global seed."""
     chosen: list[layers.Layer] = []
@@ -60,8 +126,12 @@ def augmenting(*, geometry: bool, stroke: bool, blur: bool) -> list[layers.Layer
             layers.RandomZoom(ZOOM, fill_mode="nearest"),
             layers.RandomTranslation(SHIFT, SHIFT, fill_mode="nearest"),
         ]
+    if stretch:
+        chosen.append(layers.RandomZoom(0.0, (-STRETCH, STRETCH), fill_mode="constant"))
+    if elastic:
+        chosen.append(RandomElastic())
     if stroke:
-        chosen.append(RandomStrokeWidth())
+        chosen.append(RandomStrokeWidth(reach=stroke_reach))
     if blur:
         chosen.append(layers.RandomGaussianBlur(1.0, BLUR_KERNEL, (0.0, BLUR_SIGMA), value_range=(0, 1)))
     return chosen

@@ -17,14 +17,26 @@ if TYPE_CHECKING:
 CLASSES = 10
 
 
-def cnn(augment: bool, stroke: bool = False, blur: bool = False) -> keras.Model:
+def cnn(
+    augment: bool,
+    stroke: bool = False,
+    blur: bool = False,
+    stretch: bool = False,
+    elastic: bool = False,
+    stroke_reach: int = 1,
+) -> keras.Model:
     """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
     Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
-    `stroke` and `blur` a random stroke width and blur; Keras applies them in training only."""
+    `stroke` and `blur` a random stroke width (edges moved up to `stroke_reach` pixels) and
+    blur, `stretch` and `elastic` a random width and an elastic distortion; Keras applies
+    them in training only."""
     raw = digits.keras_input()
     x = layers.Rescaling(1 / 255)(raw)
     x = layers.Reshape((*digits.SHAPE, 1))(x)
-    for augment_layer in augmentation.augmenting(geometry=augment, stroke=stroke, blur=blur):
+    chosen = augmentation.augmenting(
+        geometry=augment, stroke=stroke, blur=blur, stretch=stretch, elastic=elastic, stroke_reach=stroke_reach
+    )
+    for augment_layer in chosen:
         x = augment_layer(x)
     for filters, kernel in ((32, 5), (64, 3)):
         x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)

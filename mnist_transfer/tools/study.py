@@ -166,8 +166,13 @@ ADAPTATION = {
     MNIST_STROKES: "+ strokes made MNIST's (data.strokes: mnist)",
     INDUCTIVE: "+ self-trained on the first half (inductive)",
     TRANSDUCTIVE: "+ self-trained on all 2,000 (transductive)",
-    # Training-side robustness, one at a time: the CNN's random stroke width, digits as framed.
-    ("cnn.stroke=true",): "framed; the CNN trained with random stroke widths (cnn.stroke)",
+    # Training-side robustness, one at a time, on the digits as framed: the CNN trained with
+    # random stroke widths (edges moved up to 1 pixel, then up to 3), random widths of the
+    # digit, elastic distortion.
+    ("cnn.stroke=true",): "framed; CNN trained with random stroke widths (cnn.stroke)",
+    ("cnn.stroke=true", "cnn.stroke_reach=3"): "framed; CNN trained with strokes up to 3 px bolder",
+    ("cnn.stretch=true",): "framed; CNN trained with random digit widths (cnn.stretch)",
+    ("cnn.elastic=true",): "framed; CNN trained with elastic distortion (cnn.elastic)",
 }
 # The targets on the held-out half, each model's (and the two combined's).
 TARGETS = {"cnn": 0.95, "transfer": 0.95, metrics.COMBINED: 0.96}
