@@ -146,6 +146,7 @@ def test_a_missing_or_unused_code_dep_is_named():
     deps.append("mnist_transfer/report")
     assert code_dep_problems(spec) == [
         "train_head: declares mnist_transfer/report, which it never imports",
+        "train_head: imports mnist_transfer/nets/adaptation.py, not in its deps",
         "train_head: imports mnist_transfer/nets/models.py, not in its deps",
         "train_head: imports mnist_transfer/nets/training.py, not in its deps",
     ]

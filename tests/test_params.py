@@ -54,9 +54,11 @@ def test_every_key_in_params_yaml_is_declared_by_some_stage(defaults, dvc_stages
 
 def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):
     monkeypatch.chdir(ROOT)
-    assert params.load("fetch_mnist") == {"data": {"source": "mnist", "elsewhere": "mfeat-pix"}}
+    assert params.load("fetch_mnist") == {
+        "data": {"source": "mnist", "elsewhere": "mfeat-pix", "strokes": "kept", "deslant": False}
+    }
     train_head = params.load("train_head")
-    assert set(train_head) == {"seed", "epochs", "head", "backbone"}
+    assert set(train_head) == {"seed", "epochs", "head", "backbone", "adapt"}
     # What made the features the head trains on; never backbone.batch_size, which only paces
     # extraction, nor feature_dtype: the head reads float16 and float32 features alike.
     assert set(train_head["backbone"]) == {"name", "weights", "layer", "preprocess", "input_size", "precision", "views"}
@@ -158,7 +160,7 @@ def test_an_unknown_key_under_a_section_is_named_with_the_known_ones(defaults):
         params.check(defaults, ["epochs"])
     assert (
         str(error.value) == "params.yaml: unknown key cnn.learning_rat; did you mean 'learning_rate'? "
-        "cnn takes batch_size, learning_rate, augment, stroke, blur"
+        "cnn takes batch_size, learning_rate, augment, stroke, blur, stroke_reach, stretch, elastic"
     )
 
 
@@ -233,6 +235,8 @@ BOUNDS = {
     "head.learning_rate": ([1e-9, 1], [0, 2]),
     "head.epochs": ([None, 1, 10_000], [0]),
     "render.grid_columns": ([1, 200], [0, 201]),
+    "cnn.stroke_reach": ([1, 4], [0, 5]),
+    "adapt.rounds": ([1, 20], [0, 21]),
 }
 
 
