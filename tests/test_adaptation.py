@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_transfer.core import augmentation, determinism, splits
+from mnist_transfer.core import augmentation, determinism, paths, splits
 from mnist_transfer.data import elsewhere, framing, strokes
 from mnist_transfer.nets import adaptation
 from tests.conftest import dvc, set_params, stages_run
@@ -120,6 +120,17 @@ def test_self_training_learns_a_shifted_hand_without_its_labels(capsys):
     assert before < 0.7 and after > before + 0.08
     printed = capsys.readouterr().out
     assert "self-training round 4 of 4" in printed and "relabelled since the last" in printed
+
+
+def test_adapting_without_digits_from_elsewhere_says_so_and_leaves_the_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    paths.IMAGES.parent.mkdir(parents=True)
+    np.savez(paths.IMAGES, x_elsewhere=np.zeros((0, 28, 28), np.uint8), y_elsewhere=np.zeros(0, np.uint8))
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)], name="cnn")
+    before = [w.copy() for w in model.get_weights()]
+    assert not adaptation.adapt(model, {"digits": "all", "rounds": 4}, "images", batch_size=8, seed=0)
+    assert capsys.readouterr().out == "cnn: adapt.digits all but data.elsewhere is none: not adapted\n"
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
 def test_the_new_augmentations_act_in_training_only_and_keep_the_digit(mfeat):

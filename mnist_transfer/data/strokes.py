@@ -4,9 +4,8 @@ A digit's stroke width is its ink's area over its skeleton's length (pixels at l
 ink; the skeleton by Zhang and Suen's thinning), so a long thin stroke and a short bold one
 are told apart whatever the digit's size. Digits that are not MNIST's (the UCI scans are bold
 and fill their box) are thinned or thickened to MNIST's median width at 4x the resolution,
-then framed again, so both models see strokes like the ones they were trained on.
-
-    python -m mnist_transfer.data.strokes    # widths per digit: MNIST's, the set's, the set's normalised
+then framed again, so both models see strokes like the ones they were trained on. The widths
+of each set, per class: `python -m mnist_transfer.tools.strokes widths`.
 """
 
 import numpy as np
@@ -17,7 +16,7 @@ from mnist_transfer.data import framing
 
 INK_LEVEL = 128  # a pixel at least half ink counts as ink
 # MNIST's median stroke width over its 60,000 training digits, by `widths`
-# (`python -m mnist_transfer.data.strokes`); the test digits' is 2.71.
+# (`python -m mnist_transfer.tools.strokes widths`); the test digits' is 2.71.
 MNIST_WIDTH = 2.67
 UPSCALE = 4  # thinned or thickened at 4x, so the width moves in quarter pixels
 
@@ -96,28 +95,3 @@ def normalised(framed: np.ndarray, width: float = MNIST_WIDTH) -> np.ndarray:
     if changed.max() < framing.MIN_CONTRAST:
         return framed
     return framing.frame(changed)
-
-
-def main() -> None:
-    from mnist_transfer.core import catalog, paths
-    from mnist_transfer.data import elsewhere
-
-    mnist = np.load(paths.RAW_MNIST)
-    found = {"MNIST train": (mnist["x_train"], mnist["y_train"]), "MNIST test": (mnist["x_test"], mnist["y_test"])}
-    for name in catalog.ELSEWHERE:
-        framed, labels, _ = elsewhere.load(name)
-        found[f"{name}, framed"] = (framed, labels)
-        found[f"{name}, strokes normalised"] = (elsewhere.like_mnist(framed, "mnist", deslant=False), labels)
-    print(f"{'median stroke width, px':<34}" + "".join(f"{digit:>6}" for digit in range(10)) + "   all")
-    for name, (images, labels) in found.items():
-        measured = widths(images)
-        each = "".join(f"{np.median(measured[labels == digit]):6.2f}" for digit in range(10))
-        print(f"{name:<34}{each}{np.median(measured):6.2f}")
-    print(f"{'mean inked pixels (>= 128)':<34}" + "".join(f"{digit:>6}" for digit in range(10)))
-    for name, (images, labels) in found.items():
-        inked = (images >= INK_LEVEL).sum(axis=(1, 2))
-        print(f"{name:<34}" + "".join(f"{inked[labels == digit].mean():6.0f}" for digit in range(10)))
-
-
-if __name__ == "__main__":
-    main()

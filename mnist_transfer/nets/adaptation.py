@@ -78,7 +78,7 @@ def adapt(model: keras.Model, settings: dict, inputs: str, batch_size: int, seed
         return False
     foreign = unlabelled(settings["digits"], inputs)
     if len(foreign) == 0:
-        print(f"{model.name}: adapt.digits {settings['on']} but data.elsewhere is none: not adapted")
+        print(f"{model.name}: adapt.digits {settings['digits']} but data.elsewhere is none: not adapted")
         return False
     self_train(model, foreign, splits.load("train", inputs), settings["rounds"], batch_size, seed)
     return True

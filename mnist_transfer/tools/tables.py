@@ -28,7 +28,7 @@ import pandas as pd
 from mnist_transfer.core import atomic, catalog
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.report import metrics
-from mnist_transfer.tools import records
+from mnist_transfer.tools import records, study
 from mnist_transfer.tools.formatting import markdown, mean_sd
 
 TRANSCRIBED = Path("metrics/transcribed")
@@ -153,18 +153,50 @@ def at_the_defaults() -> str:
     )
 
 
+def bench_source(record: dict) -> str:
+    return (
+        f"`{BENCH / (record['part'] + '.json')}`, commit {record['commit'][:7]}, "
+        f"{machine_in_words(record['machine'])}, cores {'shared' if record['cores_shared'] else 'to itself'}"
+    )
+
+
 def bench_rows(*parts: str) -> Callable[[], str]:
     """The figures of one or more bench records, as they wrote them."""
 
     def table() -> str:
         found = [json.loads((BENCH / f"{part}.json").read_text()) for part in parts]
         rows = [[row["figure"], row["measured"]] for record in found for row in record["rows"]]
-        sources = "; ".join(
-            f"`{BENCH / (record['part'] + '.json')}`, commit {record['commit'][:7]}, "
-            f"{machine_in_words(record['machine'])}, cores {'shared' if record['cores_shared'] else 'to itself'}"
-            for record in found
-        )
+        sources = "; ".join(bench_source(record) for record in found)
         return markdown(["figure", "measured"], rows) + "\n\n" + caption(f"Records: {sources}.")
+
+    return table
+
+
+def bench_table(part: str) -> Callable[[], str]:
+    """A bench record that holds its own columns and rows, and the command that wrote it."""
+
+    def table() -> str:
+        found = json.loads((BENCH / f"{part}.json").read_text())
+        return (
+            markdown(found["columns"], found["rows"])
+            + "\n\n"
+            + caption(f"Record: {bench_source(found)}. To measure it again: `{found['command']}`.")
+        )
+
+    return table
+
+
+def study_table(name: str) -> Callable[[], str]:
+    """A study's table, and its second table where it has one, from the study's run record."""
+
+    def table() -> str:
+        runs, made = run_record(f"study-{name}")
+        chosen = study.STUDIES[name]
+        text = study.table(chosen, runs)
+        if chosen.details:
+            text += "\n\n" + chosen.details(runs)
+        again = f"To measure it again: `python -m mnist_transfer.tools.study {name}`."
+        return text + "\n\n" + caption(f"Record: {provenance(f'study-{name}', made)}. {again}")
 
     return table
 
@@ -224,6 +256,9 @@ GENERATED: dict[str, Callable[[], str]] = {
     "the-two-commands": bench_rows("make-test", "make-repro"),
     "training": bench_rows("training"),
     "gpu-bfloat16": gpu_bfloat16,
+    "stroke-widths": bench_table("stroke-widths"),
+    "framing-on-mnist": bench_table("framing-on-mnist"),
+    "adaptation": study_table("adaptation"),
 }
 
 

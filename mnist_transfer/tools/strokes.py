@@ -1,0 +1,160 @@
+"""The digits from elsewhere beside MNIST's, as docs/elsewhere.md shows them: a picture,
+their stroke widths and ink per class, and what making digits like MNIST's (data.strokes,
+data.deslant) does to MNIST's own test set. Run after `dvc repro`: it reads data/raw/, and
+`on-mnist` the models in data/models/.
+
+    python -m mnist_transfer.tools.strokes picture    # metrics/plots/elsewhere_beside_mnist.png
+    python -m mnist_transfer.tools.strokes widths     # metrics/bench/stroke-widths.json
+    python -m mnist_transfer.tools.strokes on-mnist   # metrics/bench/framing-on-mnist.json
+
+`make tables` then writes the two records' tables into docs/elsewhere.md.
+"""
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from mnist_transfer.core import atomic, catalog, paths
+from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.data import elsewhere, strokes
+from mnist_transfer.tools import records
+
+PICTURE = Path("metrics/plots/elsewhere_beside_mnist.png")
+RECORDS = Path("metrics/bench")
+PER_CLASS = 8  # digits of each class in each panel of the picture
+SCALE = 2
+# MNIST's test digits, each way a foreign digit may be made like MNIST's: (strokes, deslant).
+FRAMINGS = {
+    "as MNIST made them": ("kept", False),
+    "strokes made MNIST's (data.strokes: mnist)": ("mnist", False),
+    "deslanted (data.deslant: true)": ("kept", True),
+    "both": ("mnist", True),
+}
+
+
+def digits_of_each_set() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """MNIST's training and test digits, the set from elsewhere framed, and it made like MNIST's."""
+    if not paths.RAW.is_file():
+        raise InputError(f"{paths.RAW}: not found; run dvc repro (or python -m stages.fetch_mnist) first")
+    with np.load(paths.RAW) as mnist:
+        found = {"MNIST train": (mnist["x_train"], mnist["y_train"]), "MNIST test": (mnist["x_test"], mnist["y_test"])}
+    for name in catalog.ELSEWHERE:
+        framed, labels, _ = elsewhere.load(name)
+        found[f"{name}, framed"] = (framed, labels)
+        found[f"{name}, strokes made MNIST's"] = (elsewhere.like_mnist(framed, "mnist", deslant=False), labels)
+    return found
+
+
+def panel(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The first PER_CLASS digits of each class, a row per class, each with a grey edge."""
+    rows = []
+    for digit in range(10):
+        chosen = images[np.flatnonzero(labels == digit)[:PER_CLASS]]
+        rows.append(np.concatenate([np.pad(image, 1, constant_values=70) for image in chosen], axis=1))
+    return np.concatenate(rows, axis=0)
+
+
+def picture(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """MNIST's test digits, the set's framed, and the set's with MNIST's strokes, side by side."""
+    shown = {name: found[name] for name in found if name != "MNIST train"}
+    panels = [np.kron(panel(*digits), np.ones((SCALE, SCALE), np.uint8)) for digits in shown.values()]
+    gap, header = 16, 28
+    width = sum(p.shape[1] for p in panels) + gap * (len(panels) + 1)
+    canvas = Image.new("L", (width, panels[0].shape[0] + header + gap), 255)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=15)
+    left = gap
+    for name, image in zip(shown, panels, strict=True):
+        draw.text((left, 6), name, fill=0, font=font)
+        canvas.paste(Image.fromarray(image), (left, header))
+        left += image.shape[1] + gap
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def width_table(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[str], list[list[str]]]:
+    """Per class, each set's median stroke width and mean inked pixels."""
+    columns = ["set", "measure", *map(str, range(10)), "all"]
+    rows = []
+    for name, (images, labels) in found.items():
+        measured = strokes.widths(images)
+        inked = (images >= strokes.INK_LEVEL).sum(axis=(1, 2))
+        rows.append(
+            [name, "median stroke width, px"]
+            + [f"{np.median(measured[labels == digit]):.2f}" for digit in range(10)]
+            + [f"{np.median(measured):.2f}"]
+        )
+        rows.append(
+            [name, "mean inked pixels"]
+            + [f"{inked[labels == digit].mean():.0f}" for digit in range(10)]
+            + [f"{inked.mean():.0f}"]
+        )
+    return columns, rows
+
+
+def on_mnist(models: Path, extractor: Path) -> tuple[list[str], list[list[str]]]:
+    """Each model's accuracy on MNIST's test set as it is and made like MNIST's each way."""
+    from mnist_transfer.core import model_files
+    from mnist_transfer.tools import predict
+
+    loaded = predict.classifiers(list(catalog.MODELS), models, extractor)
+    with np.load(paths.RAW) as mnist:
+        images, labels = mnist["x_test"], mnist["y_test"]
+    rows = []
+    for name, (stroke_width, deslant) in FRAMINGS.items():
+        started = time.perf_counter()
+        made = elsewhere.like_mnist(images, stroke_width, deslant)
+        found = {
+            model: classifier.predict(made, batch_size=model_files.PREDICT_BATCH, verbose=0)
+            for model, classifier in loaded.items()
+        }
+        combined = sum(found.values()).argmax(axis=1)
+        scores = [(p.argmax(axis=1) == labels).mean() for p in found.values()] + [(combined == labels).mean()]
+        rows.append([name, *(f"{100 * score:.2f} %" for score in scores)])
+        print(f"strokes: {name}: {rows[-1][1:]} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return ["MNIST's 10,000 test digits", "CNN", "VGG16 + head", "the two combined"], rows
+
+
+def write_record(part: str, command: str, busy_before: float, started: float, columns: list, rows: list) -> None:
+    record = {
+        "part": part,
+        "command": command,
+        "commit": records.commit(),
+        "machine": records.machine(),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "cores_shared": busy_before > 0.1,
+        "columns": columns,
+        "rows": rows,
+    }
+    path = RECORDS / f"{part}.json"
+    atomic.write_json(path, record)
+    print(f"strokes: {path}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m mnist_transfer.tools.strokes", description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("picture", "widths", "on-mnist"))
+    parser.add_argument("--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of the models")
+    parser.add_argument("--extractor", type=Path, default=paths.EXTRACTOR, help="the frozen backbone's extractor")
+    args = parser.parse_args(argv)
+    busy_before, started = records.busy_share(), time.perf_counter()
+    command = f"python -m mnist_transfer.tools.strokes {args.what}"
+    if args.what == "on-mnist":
+        write_record("framing-on-mnist", command, busy_before, started, *on_mnist(args.models, args.extractor))
+        return
+    found = digits_of_each_set()
+    if args.what == "picture":
+        atomic.write_bytes(PICTURE, picture(found))
+        print(f"strokes: {PICTURE}", file=sys.stderr)
+    else:
+        write_record("stroke-widths", command, busy_before, started, *width_table(found))
+
+
+if __name__ == "__main__":
+    run_stage(lambda: main(sys.argv[1:]))
