@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import psutil
 import pytest
+import yaml
 
 from mnist_transfer.tools import records
 from tests.conftest import BIN, commit_all, copy_project, dvc, git, run, set_params
@@ -88,6 +89,19 @@ def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_co
     assert result.stdout.strip().splitlines() == [
         "error: sweep: params.yaml has uncommitted changes; the workers run commits only: commit first"
     ]
+
+
+def test_a_lock_whose_outputs_are_not_cached_stops_the_sweep_before_any_worker_starts(pipeline_copy):
+    lock = yaml.safe_load((pipeline_copy / "dvc.lock").read_text())
+    digest = next(out["md5"] for out in lock["stages"]["extract_features"]["outs"] if out["path"] == "data/features")
+    (pipeline_copy / ".dvc/cache/files/md5" / digest[:2] / digest[2:]).unlink()
+    result = sweep(pipeline_copy, "--seeds", "0", check=False)
+    assert result.returncode == 2
+    assert result.stdout.strip().splitlines() == [
+        "error: sweep: data/features, an output of HEAD's dvc.lock, is not in the DVC cache, and the "
+        "experiments need it: run dvc repro (or dvc pull) first, then commit dvc.lock"
+    ]
+    assert dvc(pipeline_copy, "exp", "list").strip() == ""
 
 
 def free_port() -> int:

@@ -111,6 +111,20 @@ def committed_rev() -> str:
     return git("rev-parse", "HEAD")
 
 
+def missing_from_cache(cache_dir: Path) -> list[str]:
+    """The folders dvc.lock names as outputs that the DVC cache does not hold. An experiment
+    that restores a later stage from the run-cache loads them, and fails there, after minutes
+    of work on every point."""
+    lock = yaml.safe_load(Path("dvc.lock").read_text()) if Path("dvc.lock").is_file() else {}
+    missing = []
+    for stage in (lock or {}).get("stages", {}).values():
+        for out in stage.get("outs", []):
+            digest = out.get("md5", "")
+            if digest.endswith(".dir") and not (cache_dir / "files" / "md5" / digest[:2] / digest[2:]).is_file():
+                missing.append(out["path"])
+    return missing
+
+
 def needs_new_features(settings: list[str]) -> bool:
     """Whether the sweep may need features no cache holds: it sets a param that the features
     depend on, or the workspace's own features are out of date."""
@@ -210,6 +224,11 @@ def main(argv: list[str]) -> None:
         source, cache_dir, threads = args.git_remote, None, 1
     else:
         source, cache_dir = str(Path.cwd()), str(Path(".dvc/cache").resolve())
+        if missing := missing_from_cache(Path(cache_dir)):
+            raise InputError(
+                f"sweep: {missing[0]}, an output of HEAD's dvc.lock, is not in the DVC cache, and "
+                "the experiments need it: run dvc repro (or dvc pull) first, then commit dvc.lock"
+            )
         threads = max(1, len(os.sched_getaffinity(0)) // args.jobs)
     todo = points(seeds, args.settings, source, rev, cache_dir, threads)
     first_alone = len(todo) > 1 and needs_new_features(args.settings)
