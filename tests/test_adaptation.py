@@ -13,6 +13,7 @@ import pytest
 from mnist_transfer.core import augmentation, determinism, paths, splits
 from mnist_transfer.data import elsewhere, framing, strokes
 from mnist_transfer.nets import adaptation
+from mnist_transfer.tools import strokes as strokes_tool
 from tests.conftest import dvc, set_params, stages_run
 
 
@@ -51,6 +52,25 @@ def test_bold_strokes_are_thinned_and_thin_ones_thickened_to_mnists_width(mfeat)
     assert strokes.widths(elsewhere.like_mnist(thin, "mnist", deslant=False))[0] > 2
     blank = np.zeros((1, 28, 28), np.uint8)
     assert np.array_equal(elsewhere.like_mnist(blank, "mnist", deslant=True), blank)
+
+
+def test_the_width_table_gives_each_sets_widths_and_ink_per_class():
+    # Class d is a bar 1 + d % 4 pixels wide and 20 long: its ink is width x 20 pixels exactly.
+    labels = np.repeat(np.arange(10), 3)
+    bars = np.stack([bar(1 + label % 4, 20) for label in labels])
+    columns, rows = strokes_tool.width_table({"bars": (bars, labels), "reversed": (bars[::-1], labels[::-1])})
+    assert columns == ["set", "measure", *map(str, range(10)), "all"]
+    assert [row[:2] for row in rows] == [
+        ["bars", "median stroke width, px"],
+        ["bars", "mean inked pixels"],
+        ["reversed", "median stroke width, px"],
+        ["reversed", "mean inked pixels"],
+    ]
+    assert rows[1][2:12] == [str(20 * (1 + digit % 4)) for digit in range(10)]
+    widths = [float(cell) for cell in rows[0][2:6]]
+    assert widths == sorted(widths) and widths[0] == pytest.approx(1, rel=0.2)
+    # The same digits in another order: the same figures, per class and in all.
+    assert rows[2][2:] == rows[0][2:] and rows[3][2:] == rows[1][2:]
 
 
 def test_kept_strokes_and_no_deslant_leave_the_framed_digits_as_they_were(mfeat):
