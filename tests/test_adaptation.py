@@ -12,7 +12,7 @@ import pytest
 
 from mnist_transfer.core import augmentation, determinism, paths, splits
 from mnist_transfer.data import elsewhere, framing, strokes
-from mnist_transfer.nets import adaptation
+from mnist_transfer.nets import adaptation, models, training
 from mnist_transfer.tools import strokes as strokes_tool
 from tests.conftest import dvc, set_params, stages_run
 
@@ -162,6 +162,17 @@ def test_the_new_augmentations_act_in_training_only_and_keep_the_digit(mfeat):
         assert moved.shape == digits.shape and not np.allclose(moved, digits)
         overlap = ((moved > 0.25) & (digits > 0.25)).sum() / (digits > 0.25).sum()
         assert overlap > 0.4, type(layer).__name__
+
+
+def test_the_cnn_trains_with_every_augmentation_on_batches_of_unknown_size(mfeat):
+    # As train_cnn feeds it: tf.data batches, the last one short, the batch size unknown
+    # when Keras traces the layers.
+    digits, labels, _ = mfeat
+    determinism.make_deterministic(0)
+    model = models.cnn(augment=True, stroke=True, blur=True, stretch=True, elastic=True, stroke_reach=3)
+    model.compile("rmsprop", "sparse_categorical_crossentropy")
+    history = model.fit(training.batches(digits[:100], labels[:100], 32, shuffle=True), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
 
 
 def test_a_wider_stroke_reach_makes_bolder_strokes_and_a_reach_of_one_is_the_old_layer(mfeat):

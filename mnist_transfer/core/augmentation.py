@@ -88,17 +88,29 @@ class RandomElastic(layers.Layer):
     def call(self, images, training=None):
         if not training:
             return images
+        # Bilinear sampling by gathers: it works where tf.data leaves the batch size unknown.
         batch = ops.shape(images)[0]
         height, width = images.shape[1], images.shape[2]
         field = keras.random.uniform((batch, height, width, 2), -1.0, 1.0, seed=self.seed_generator)
         moves = ops.depthwise_conv(field, self.smoothing, padding="same") * self.alpha
-        rows, columns = ops.meshgrid(
-            ops.arange(height, dtype="float32"), ops.arange(width, dtype="float32"), indexing="ij"
+        rows = ops.reshape(ops.arange(height, dtype="float32"), (1, height, 1)) + moves[..., 0]
+        columns = ops.reshape(ops.arange(width, dtype="float32"), (1, 1, width)) + moves[..., 1]
+        flat = ops.reshape(images, (batch, height * width))
+        top, left = ops.floor(rows), ops.floor(columns)
+        down, right = rows - top, columns - left
+
+        def at(row, column):
+            inside = (row >= 0) & (row <= height - 1) & (column >= 0) & (column <= width - 1)
+            index = ops.clip(row, 0, height - 1) * width + ops.clip(column, 0, width - 1)
+            found = ops.take_along_axis(flat, ops.reshape(ops.cast(index, "int32"), (batch, -1)), axis=1)
+            return ops.reshape(found, (batch, height, width)) * ops.cast(inside, images.dtype)
+
+        moved = (
+            at(top, left) * (1 - down) * (1 - right)
+            + at(top, left + 1) * (1 - down) * right
+            + at(top + 1, left) * down * (1 - right)
+            + at(top + 1, left + 1) * down * right
         )
-        each = ops.ones((batch, height, width), "float32")
-        which = ops.cast(ops.reshape(ops.arange(batch), (-1, 1, 1)), "float32") * each
-        coordinates = ops.stack([which, rows * each + moves[..., 0], columns * each + moves[..., 1], 0 * each])
-        moved = ops.image.map_coordinates(images, coordinates[..., None], order=1, fill_mode="constant")
         return ops.reshape(moved, ops.shape(images))
 
     def compute_output_shape(self, input_shape):
