@@ -13,8 +13,10 @@ from tests.conftest import ROOT
 
 @pytest.fixture
 def docs_copy(tmp_path, monkeypatch):
-    """README.md, docs/ and metrics/ as committed, in a folder of their own."""
+    """README.md, docs/ and metrics/ as committed, in a folder of their own, with params.yaml:
+    a study's runs are told apart by how they differ from it."""
     shutil.copy2(ROOT / "README.md", tmp_path / "README.md")
+    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
     shutil.copytree(ROOT / "metrics", tmp_path / "metrics")
     monkeypatch.chdir(tmp_path)

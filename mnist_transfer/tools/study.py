@@ -213,9 +213,10 @@ def adaptation_details(runs: pd.DataFrame) -> str:
                 continue
             gap = (scores.mean() - target) * 100
             verdict = "met" if gap >= 0 else "missed"
+            way = "inductive" if configuration == INDUCTIVE else "transductive"
             lines.append(
-                f"- {ADAPTATION[configuration]}, {MODEL_TITLES[model]}: target {target:.0%} {verdict} "
-                f"by {abs(gap):.2f} points (mean of {len(scores)} seeds)"
+                f"- {way}, {MODEL_TITLES[model]}: {target:.0%} {verdict} by {abs(gap):.2f} points "
+                f"(the mean of {len(scores)} seeds)"
             )
     columns = {
         f"{MODEL_TITLES[model]}, {label}": (matching(runs, (*common, *configuration)), model)
