@@ -27,6 +27,7 @@ from mnist_transfer.core import atomic, params, paths
 from mnist_transfer.core.errors import InputError
 
 RUNS = Path("metrics/runs")
+BENCH = Path("metrics/bench")
 # The flags that decide how fast float32 (and lower precisions) can go.
 FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
@@ -76,6 +77,32 @@ def busy_share(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     busy_after, total_after = ticks()
     return (busy_after - busy_before) / max(1, total_after - total_before)
+
+
+class Recording:
+    """A record under metrics/bench/, started when made: `write` saves what `command` measured
+    as `part`, on which commit and machine, how long it took, and whether the cores were busy
+    with something else when it started (their busy share over one second, before it)."""
+
+    def __init__(self, part: str, command: str) -> None:
+        self.part, self.command = part, command
+        self.busy_before = busy_share()
+        self.started = time.perf_counter()
+
+    def write(self, **figures: object) -> Path:
+        record = {
+            "part": self.part,
+            "command": self.command,
+            "commit": commit(),
+            "machine": machine(),
+            "wall_s": round(time.perf_counter() - self.started, 1),
+            "cpu_busy_before_start": round(self.busy_before, 2),
+            "cores_shared": self.busy_before > 0.1,
+            **figures,
+        }
+        path = BENCH / f"{self.part}.json"
+        atomic.write_json(path, record)
+        return path
 
 
 def flattened(tree: Mapping, prefix: str = "") -> dict:

@@ -25,7 +25,6 @@ from mnist_transfer.data import elsewhere, strokes
 from mnist_transfer.tools import records
 
 PICTURE = Path("metrics/plots/elsewhere_beside_mnist.png")
-RECORDS = Path("metrics/bench")
 PER_CLASS = 8  # digits of each class in each panel of the picture
 SCALE = 2
 # MNIST's test digits, each way a foreign digit may be made like MNIST's: (strokes, deslant).
@@ -121,39 +120,23 @@ def on_mnist(models: Path, extractor: Path) -> tuple[list[str], list[list[str]]]
     return ["MNIST's 10,000 test digits", "CNN", "VGG16 + head", "the two combined"], rows
 
 
-def write_record(part: str, command: str, busy_before: float, started: float, columns: list, rows: list) -> None:
-    record = {
-        "part": part,
-        "command": command,
-        "commit": records.commit(),
-        "machine": records.machine(),
-        "wall_s": round(time.perf_counter() - started, 1),
-        "cores_shared": busy_before > 0.1,
-        "columns": columns,
-        "rows": rows,
-    }
-    path = RECORDS / f"{part}.json"
-    atomic.write_json(path, record)
-    print(f"strokes: {path}", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mnist_transfer.tools.strokes", description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("picture", "widths", "on-mnist"))
     parser.add_argument("--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of the models")
     parser.add_argument("--extractor", type=Path, default=paths.EXTRACTOR, help="the frozen backbone's extractor")
     args = parser.parse_args(argv)
-    busy_before, started = records.busy_share(), time.perf_counter()
-    command = f"python -m mnist_transfer.tools.strokes {args.what}"
-    if args.what == "on-mnist":
-        write_record("framing-on-mnist", command, busy_before, started, *on_mnist(args.models, args.extractor))
-        return
-    found = digits_of_each_set()
     if args.what == "picture":
-        atomic.write_bytes(PICTURE, picture(found))
+        atomic.write_bytes(PICTURE, picture(digits_of_each_set()))
         print(f"strokes: {PICTURE}", file=sys.stderr)
+        return
+    part = {"widths": "stroke-widths", "on-mnist": "framing-on-mnist"}[args.what]
+    recording = records.Recording(part, f"python -m mnist_transfer.tools.strokes {args.what}")
+    if args.what == "on-mnist":
+        columns, rows = on_mnist(args.models, args.extractor)
     else:
-        write_record("stroke-widths", command, busy_before, started, *width_table(found))
+        columns, rows = width_table(digits_of_each_set())
+    print(f"strokes: {recording.write(columns=columns, rows=rows)}", file=sys.stderr)
 
 
 if __name__ == "__main__":
