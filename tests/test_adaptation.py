@@ -62,15 +62,21 @@ def test_the_width_table_gives_each_sets_widths_and_ink_per_class():
     assert columns == ["set", "measure", *map(str, range(10)), "all"]
     assert [row[:2] for row in rows] == [
         ["bars", "median stroke width, px"],
+        ["bars", "stroke width, 5th / 95th percentile, px"],
         ["bars", "mean inked pixels"],
         ["reversed", "median stroke width, px"],
+        ["reversed", "stroke width, 5th / 95th percentile, px"],
         ["reversed", "mean inked pixels"],
     ]
-    assert rows[1][2:12] == [str(20 * (1 + digit % 4)) for digit in range(10)]
+    assert rows[2][2:12] == [str(20 * (1 + digit % 4)) for digit in range(10)]
     widths = [float(cell) for cell in rows[0][2:6]]
     assert widths == sorted(widths) and widths[0] == pytest.approx(1, rel=0.2)
+    # Three bars of one width per class: no spread within a class, all of it across them.
+    assert all(low == high for low, high in (cell.split(" / ") for cell in rows[1][2:12]))
+    low, high = map(float, rows[1][12].split(" / "))
+    assert low == pytest.approx(widths[0]) and high == pytest.approx(widths[-1])
     # The same digits in another order: the same figures, per class and in all.
-    assert rows[2][2:] == rows[0][2:] and rows[3][2:] == rows[1][2:]
+    assert rows[3:] == [["reversed", *row[1:]] for row in rows[:3]]
 
 
 def test_kept_strokes_and_no_deslant_leave_the_framed_digits_as_they_were(mfeat):

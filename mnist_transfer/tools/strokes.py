@@ -77,8 +77,13 @@ def picture(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> bytes:
     return buffer.getvalue()
 
 
+def spread(widths: np.ndarray) -> str:
+    low, high = np.percentile(widths, [5, 95])
+    return f"{low:.2f} / {high:.2f}"
+
+
 def width_table(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[str], list[list[str]]]:
-    """Per class, each set's median stroke width and mean inked pixels."""
+    """Per class, each set's median stroke width, its spread, and mean inked pixels."""
     columns = ["set", "measure", *map(str, range(10)), "all"]
     rows = []
     for name, (images, labels) in found.items():
@@ -88,6 +93,11 @@ def width_table(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[s
             [name, "median stroke width, px"]
             + [f"{np.median(measured[labels == digit]):.2f}" for digit in range(10)]
             + [f"{np.median(measured):.2f}"]
+        )
+        rows.append(
+            [name, "stroke width, 5th / 95th percentile, px"]
+            + [spread(measured[labels == digit]) for digit in range(10)]
+            + [spread(measured)]
         )
         rows.append(
             [name, "mean inked pixels"]
