@@ -1,7 +1,8 @@
 """evaluate: both models on the 10,000 test images and on the digits from elsewhere (the
 CNN from the images, the transfer model's head from the cached features; those from
 elsewhere also on their held-out half, splits.halves' second), and the two
-combined (the mean of their probabilities): Kaggle-format predictions, the data for the
+combined (the mean of their probabilities; the head reads the digits from elsewhere with
+the statistics train_head kept for them): Kaggle-format predictions, the data for the
 confusion matrices, metrics/evaluate.json with the blog's counts and where the data and
 the backbone's weights came from, and metrics/per_class.json."""
 
@@ -12,6 +13,7 @@ import pandas as pd
 
 from mnist_transfer.core import atomic, catalog, determinism, model_files, params, paths, splits
 from mnist_transfer.core.errors import run_stage
+from mnist_transfer.nets.models import head_for_elsewhere
 from mnist_transfer.report import comparison, kaggle, metrics
 
 # Of the digits from elsewhere's provenance, what the headline shows (the rest: data/raw/provenance.json).
@@ -46,7 +48,9 @@ def main() -> None:
     models = {name: model_files.load(paths.MODELS[name]) for name in catalog.MODELS}
     test, labels = probabilities(models, "test")
     predictions = predicted(test)
-    other, other_labels = probabilities(models, "elsewhere")
+    statistics = model_files.load_statistics(paths.ELSEWHERE_STATISTICS)
+    reading_elsewhere = {**models, "transfer": head_for_elsewhere(models["transfer"], statistics)}
+    other, other_labels = probabilities(reading_elsewhere, "elsewhere")
     other_predictions = predicted(other) if len(other_labels) else {}
 
     image_ids = np.arange(1, len(labels) + 1)

@@ -1,6 +1,8 @@
 """train_head: the blog's dense head on the cached backbone features (never on images,
 never running the backbone), self-trained on the features of the digits from elsewhere
-without their labels where `adapt` says so, saved as data/models/head.keras, with its curves. The frozen
+without their labels where `adapt` says so, saved as data/models/head.keras, with its curves
+and the statistics it reads the digits from elsewhere with (data/models/head_elsewhere.npz:
+their own, with adapt.normalize). The frozen
 backbone is not stored again: it lies once beside the features that it made
 (data/features/extractor.keras), and `predict` puts the two together."""
 
@@ -9,7 +11,7 @@ import math
 
 import numpy as np
 
-from mnist_transfer.core import catalog, params, paths
+from mnist_transfer.core import atomic, catalog, params, paths
 from mnist_transfer.core.cost import Cost
 from mnist_transfer.core.errors import InputError, run_stage
 
@@ -66,6 +68,8 @@ def main() -> None:
     if head["normalize"]:
         normalize_on = training.inputs_only(training.batches(*train, ADAPT_BATCH, shuffle=False))
     epochs = head["epochs"] or p["epochs"]  # null: as many as the CNN
+    statistics = adaptation.statistics_for_elsewhere(p["adapt"], train[0])
+    atomic.write_npz(paths.ELSEWHERE_STATISTICS, statistics)
     training.train(
         models.head(train[0].shape[1:], head["units"], head["dropout"], normalize_on),
         train,
@@ -73,7 +77,7 @@ def main() -> None:
         training.Recipe(epochs, head["batch_size"], head["learning_rate"], head["optimizer"]),
         model_path=paths.MODELS["transfer"],
         curves=paths.CURVES["transfer"],
-        then=lambda model: adaptation.adapt(model, p["adapt"], "features", head["batch_size"], p["seed"]),
+        then=lambda model: adaptation.adapt(model, p["adapt"], "features", head["batch_size"], p["seed"], statistics),
     )
     cost.write(paths.HEAD_COST)
 

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_transfer.core import augmentation, determinism, paths, splits
+from mnist_transfer.core import augmentation, determinism, model_files, paths, splits
+from mnist_transfer.core.errors import InputError
 from mnist_transfer.data import elsewhere, framing, strokes
 from mnist_transfer.nets import adaptation, models, training
 from mnist_transfer.tools import strokes as strokes_tool
@@ -159,6 +160,51 @@ def test_adapting_without_digits_from_elsewhere_says_so_and_leaves_the_model(tmp
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights(), strict=True))
 
 
+def test_channel_statistics_are_each_channels_over_every_row_and_position_read_in_chunks(monkeypatch):
+    features = np.random.default_rng(0).normal([1.0, -2.0, 5.0], [0.5, 2.0, 3.0], (50, 4, 4, 3)).astype("float16")
+    monkeypatch.setattr(adaptation, "STATISTICS_CHUNK", 7)  # chunks that do not divide the rows
+    for read_as in (features, splits.Rows(features, np.arange(50))):
+        mean, variance = adaptation.channel_statistics(read_as)
+        flat = features.astype(np.float64).reshape(-1, 3)
+        assert np.allclose(mean, flat.mean(axis=0)) and np.allclose(variance, flat.var(axis=0))
+
+
+def test_restandardized_features_from_elsewhere_take_mnists_statistics_and_none_kept_leaves_them():
+    rng = np.random.default_rng(0)
+    foreign = rng.normal([4.0, 0.5], [3.0, 0.2], (2000, 2)).astype("float32")
+    statistics = {
+        "mean": foreign.mean(axis=0),
+        "variance": foreign.var(axis=0),
+        "mnist_mean": np.array([1.0, 2.0], "float32"),
+        "mnist_variance": np.array([0.25, 4.0], "float32"),
+    }
+    moved = np.asarray(models.restandardizing(statistics, (2,))(foreign))
+    assert np.allclose(moved.mean(axis=0), [1.0, 2.0], atol=1e-3)
+    assert np.allclose(moved.var(axis=0), [0.25, 4.0], rtol=1e-3)
+    identity = {"mean": np.zeros(2), "variance": np.ones(2), "mnist_mean": np.zeros(2), "mnist_variance": np.ones(2)}
+    assert np.array_equal(np.asarray(models.restandardizing(identity, (2,))(foreign)), foreign)
+    head = models.head((2,), units=4, dropout=0.0)
+    with pytest.raises(InputError) as error:
+        models.head_for_elsewhere(head, {name: np.zeros(3) for name in identity})
+    assert str(error.value).startswith(
+        "the statistics for the digits from elsewhere have 3 channels, the head takes 2;"
+    )
+
+
+@pytest.mark.parametrize("content", [b"", b"not a zip", "npz without keys", "two shapes"])
+def test_statistics_that_are_not_train_heads_are_one_line(tmp_path, content):
+    path = tmp_path / "head_elsewhere.npz"
+    if content == "npz without keys":
+        np.savez(path, mean=np.zeros(3))
+    elif content == "two shapes":
+        np.savez(path, mean=np.zeros(3), variance=np.ones(3), mnist_mean=np.zeros(2), mnist_variance=np.ones(3))
+    else:
+        path.write_bytes(content)
+    with pytest.raises(InputError) as error:
+        model_files.load_statistics(path)
+    assert str(error.value).startswith(f"{path}: not the statistics train_head keeps") and "\n" not in str(error.value)
+
+
 def test_the_new_augmentations_act_in_training_only_and_keep_the_digit(mfeat):
     digits = mfeat[0][:32].reshape(32, 28, 28, 1).astype("float32") / 255
     determinism.make_deterministic(0)
@@ -203,13 +249,23 @@ def test_a_wider_stroke_reach_makes_bolder_strokes_and_a_reach_of_one_is_the_old
 def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_elsewhere, tmp_path):
     repo = tmp_path / "repo"
     shutil.copytree(pipeline_elsewhere, repo, symlinks=True)
-    set_params(repo, {"adapt.digits": "first_half", "adapt.rounds": 2})
+    set_params(repo, {"adapt.digits": "first_half", "adapt.rounds": 2, "adapt.normalize": True})
     output = dvc(repo, "repro")
     assert stages_run(output) == {"train_cnn", "train_head", "evaluate", "render_errors"}
     for model in ("cnn", "head"):
         assert f"{model}: self-training round 2 of 2: " in output
     metrics = json.loads((repo / "metrics/evaluate.json").read_text())
+    # The head reads the digits from elsewhere with their own statistics, estimated on the first half.
+    statistics = model_files.load_statistics(repo / paths.ELSEWHERE_STATISTICS)
+    features = np.load(repo / paths.features("elsewhere")).astype(np.float64)
+    first_half = splits.halves(np.load(repo / paths.IMAGES)["y_elsewhere"])[0]
+    channel_means = features[first_half].reshape(-1, features.shape[-1]).mean(axis=0)
+    assert np.allclose(statistics["mean"], channel_means, rtol=1e-3, atol=1e-3)
+    head = model_files.load(repo / paths.MODELS["transfer"])
+    read = models.head_for_elsewhere(head, statistics).predict(features.astype("float32"), verbose=0).argmax(axis=1)
     other = pd.read_csv(repo / "data/predictions/elsewhere.csv")
+    assert np.array_equal(other["transfer"], read)
+    assert not np.array_equal(head.predict(features.astype("float32"), verbose=0).argmax(axis=1), read)
     assert list(other.columns) == ["actual", "held_out", "cnn", "transfer", "combined"]
     second = other[other["held_out"] == 1]
     assert len(second) == 1000 and np.bincount(second["actual"]).tolist() == [100] * 10

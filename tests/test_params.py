@@ -266,6 +266,17 @@ def test_a_numeric_param_passes_at_its_bounds_and_fails_past_them_in_one_line(de
         assert f"got {value!r}" in message or f"{key} {value} " in message
 
 
+def test_their_own_statistics_need_digits_from_elsewhere_to_estimate_them_on(defaults):
+    adapted = with_value(with_value(defaults, "adapt.normalize", True), "adapt.digits", "first_half")
+    params.check(adapted, list(params.SCHEMA))
+    with pytest.raises(InputError) as error:
+        params.check(with_value(adapted, "adapt.digits", "none"), list(params.SCHEMA))
+    assert str(error.value) == (
+        "params.yaml: adapt.normalize true needs digits from elsewhere to estimate their statistics on; "
+        "set adapt.digits to first_half or all"
+    )
+
+
 def test_the_backbone_batch_is_bounded_by_its_pixels_at_the_input_size(defaults):
     at_224 = with_value(with_value(defaults, "backbone.input_size", 224), "backbone.batch_size", 167)
     params.check(at_224, list(params.SCHEMA))

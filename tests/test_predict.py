@@ -78,6 +78,26 @@ def test_the_transfer_model_whole_predicts_what_its_head_does_on_the_cached_feat
     )
 
 
+def test_read_as_the_digits_from_elsewhere_the_head_uses_the_statistics_kept_for_them(pipeline, test_set, tmp_path):
+    digits, _ = test_set
+    models, extractor = pipeline / "data/models", pipeline / "data/features/extractor.keras"
+    plain = predict_module.classifiers(["transfer"], models, extractor)["transfer"]
+    elsewhere = predict_module.classifiers(["transfer"], models, extractor, elsewhere=True)["transfer"]
+    # Without adapt.normalize, train_head keeps the identity's statistics: the same probabilities.
+    np.testing.assert_allclose(elsewhere.predict(digits[:50], verbose=0), plain.predict(digits[:50], verbose=0))
+    without = tmp_path / "models"
+    without.mkdir()
+    (without / "head.keras").symlink_to(models / "head.keras")
+    digit = tmp_path / "digit.png"
+    as_users_send_it(digits[0], np.random.default_rng(0)).save(digit)
+    result = predict(pipeline, str(digit), "--elsewhere", "--kaggle", "transfer", "--models", str(without))
+    assert result.returncode == 2
+    assert errors(result) == [
+        f"error: {without / 'head_elsewhere.npz'}: not found; run dvc repro (or dvc pull) first, "
+        "or name where it is with --models or --extractor"
+    ]
+
+
 def test_mnist_digits_sent_as_users_send_them_get_what_the_originals_get(
     pipeline, test_set, on_the_originals, tmp_path
 ):

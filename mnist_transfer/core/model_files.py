@@ -6,13 +6,17 @@ import zipfile
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from mnist_transfer.core import (
     atomic,
     augmentation,  # noqa: F401  registers the layers a saved CNN may hold
 )
+from mnist_transfer.core.errors import InputError
 
 PREDICT_BATCH = 500  # digits per forward pass when a model predicts: memory, not results
+# What train_head keeps of the digits from elsewhere's features and MNIST's, per channel.
+STATISTICS = ("mean", "variance", "mnist_mean", "mnist_variance")
 
 
 def save(model: keras.Model, path: Path) -> None:
@@ -56,3 +60,19 @@ def _renumber_shared_objects(config: object) -> object:
 
 def load(path: Path) -> keras.Model:
     return keras.models.load_model(path, safe_mode=True)
+
+
+def load_statistics(path: Path) -> dict[str, np.ndarray]:
+    """The per-channel statistics that train_head keeps for the digits from elsewhere."""
+    try:
+        with np.load(path, allow_pickle=False) as kept:
+            statistics = {name: np.asarray(kept[name], "float32") for name in STATISTICS}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        statistics = {}
+    shapes = {values.shape for values in statistics.values()}
+    if len(statistics) < len(STATISTICS) or len(shapes) != 1 or len(next(iter(shapes))) != 1:
+        raise InputError(
+            f"{path}: not the statistics train_head keeps (an .npz of {', '.join(STATISTICS)}, one value a channel "
+            "each); run dvc repro"
+        )
+    return statistics

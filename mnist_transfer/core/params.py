@@ -122,6 +122,7 @@ SCHEMA: dict[str, Rule] = {
     ),
     "adapt.digits": one_of(catalog.ADAPT_ON),
     "adapt.rounds": whole_number(1, ADAPT_ROUNDS_MAX, "each round trains both models once more"),
+    "adapt.normalize": boolean(),
     "render.grid_columns": whole_number(1, 200, "the grid's width in digits"),
 }
 
@@ -215,6 +216,11 @@ def check(params: Any, keys: list[str]) -> dict[str, Any]:
         _check_input_size(backbone["name"], size)
         if "batch_size" in backbone:
             _check_backbone_batch(backbone["batch_size"], size)
+    if checked.get("adapt", {}).get("normalize") and checked["adapt"].get("digits") == catalog.ADAPT_ON[0]:
+        raise InputError(
+            f"{PARAMS_FILE}: adapt.normalize true needs digits from elsewhere to estimate their statistics on; "
+            "set adapt.digits to first_half or all"
+        )
     return checked
 
 

@@ -34,6 +34,10 @@ VIEWS = "views"
 MODELS = {name: model.file for name, model in catalog.MODELS.items()}
 CURVES = {name: model.curves for name, model in catalog.MODELS.items()}
 
+# What train_head reads the digits from elsewhere's features with: per channel, their own
+# statistics and MNIST's (`adapt.normalize`), or none of theirs (zero means, unit variances).
+ELSEWHERE_STATISTICS = Path("data/models/head_elsewhere.npz")
+
 PREDICTIONS = Path("data/predictions")
 
 

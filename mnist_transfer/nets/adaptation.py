@@ -1,7 +1,9 @@
 """Self-training on digits from elsewhere, without their labels (`adapt`): after MNIST, each
 round a model labels the unlabelled digits itself, takes the ones it is surest of in each
 class it predicts, and trains one epoch on them mixed with MNIST's own digits, so that it
-learns the new hand without forgetting the old one.
+learns the new hand without forgetting the old one. With `adapt.normalize`, the head also
+reads them standardised by their own statistics rather than MNIST's (AdaBN's idea, on the
+features it takes).
 
 The schedule, the copies and the mix were chosen on the first half of the digits from
 elsewhere (splits.halves), with one seed, before any figure on the second half was reported."""
@@ -16,6 +18,11 @@ SHARE_STEP = 0.3  # round k takes, of each predicted class, the surest min(1, 0.
 COPIES = 5  # each pseudo-labelled digit seen this many times a round: they are few beside MNIST's
 MNIST_PER_ROUND = 10_000  # MNIST's training digits mixed into each round, drawn anew
 LEARNING_RATE = 0.0005  # half the kernel's: the model moves, but from where MNIST left it
+STATISTICS_CHUNK = 4096  # rows of features read at a time while their statistics are summed
+# Added to every channel's variance, as a share of MNIST's mean channel variance: a channel
+# all but silent on the digits adapted on would otherwise be scaled up without bound on
+# those where it fires.
+VARIANCE_FLOOR = 1e-3
 
 
 def unlabelled(digits: str, inputs: str) -> np.ndarray:
@@ -26,6 +33,39 @@ def unlabelled(digits: str, inputs: str) -> np.ndarray:
         return x
     first, _ = splits.halves(labels)
     return x[first]
+
+
+def channel_statistics(features: training.Inputs) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's (the last axis') mean and variance over every row and position of
+    `features`, summed in float64 a chunk of rows at a time."""
+    total, squares, count = 0.0, 0.0, 0
+    for start in range(0, len(features), STATISTICS_CHUNK):
+        rows = np.arange(start, min(start + STATISTICS_CHUNK, len(features)))
+        chunk = np.asarray(features[rows], np.float64).reshape(-1, features.shape[-1])
+        total, squares, count = total + chunk.sum(axis=0), squares + (chunk**2).sum(axis=0), count + len(chunk)
+    mean = total / count
+    return mean, np.maximum(squares / count - mean**2, 0.0)
+
+
+def statistics_for_elsewhere(settings: dict, train_features: training.Inputs) -> dict[str, np.ndarray]:
+    """What the head reads the digits from elsewhere's features with (models.restandardizing):
+    with adapt.normalize, their channel statistics on the digits it adapts on and MNIST's
+    training features'; otherwise, or without digits from elsewhere, the identity's."""
+    channels = train_features.shape[-1]
+    identity = {"mean": np.zeros(channels), "variance": np.ones(channels)}
+    foreign = unlabelled(settings["digits"], "features") if settings["normalize"] else np.zeros(0)
+    if len(foreign) == 0:
+        statistics = {**identity, "mnist_mean": identity["mean"], "mnist_variance": identity["variance"]}
+    else:
+        (mean, variance), (mnist_mean, mnist_variance) = map(channel_statistics, (foreign, train_features))
+        floor = VARIANCE_FLOOR * mnist_variance.mean()
+        statistics = {
+            "mean": mean,
+            "variance": variance + floor,
+            "mnist_mean": mnist_mean,
+            "mnist_variance": mnist_variance + floor,
+        }
+    return {name: values.astype("float32") for name, values in statistics.items()}
 
 
 def surest(probabilities: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -71,14 +111,25 @@ def self_train(
         )
 
 
-def adapt(model: keras.Model, settings: dict, inputs: str, batch_size: int, seed: int) -> bool:
+def adapt(
+    model: keras.Model,
+    settings: dict,
+    inputs: str,
+    batch_size: int,
+    seed: int,
+    statistics: dict[str, np.ndarray] | None = None,
+) -> bool:
     """Self-train `model` as `settings` (params' `adapt`) say, on `inputs` ("images" or
-    "features"); whether it did (not with adapt.digits none, nor without digits from elsewhere)."""
+    "features", then restandardised by `statistics` first, as the head reads them); whether it
+    did (not with adapt.digits none, nor without digits from elsewhere)."""
     if settings["digits"] == catalog.ADAPT_ON[0]:
         return False
     foreign = unlabelled(settings["digits"], inputs)
     if len(foreign) == 0:
         print(f"{model.name}: adapt.digits {settings['digits']} but data.elsewhere is none: not adapted")
         return False
+    if statistics is not None:
+        restandardize = models.restandardizing(statistics, foreign.shape[1:])
+        foreign = restandardize.predict(foreign, batch_size=model_files.PREDICT_BATCH, verbose=0)
     self_train(model, foreign, splits.load("train", inputs), settings["rounds"], batch_size, seed)
     return True

@@ -9,8 +9,9 @@ label and probability for each, as CSV.
 
 Every image is framed as MNIST framed its digits first (mnist_transfer.data.framing), then
 its strokes and slant made like MNIST's as params.yaml's data.strokes and data.deslant say
-(the models were made for digits so framed; --strokes and --deslant choose otherwise); a
-Kaggle row is MNIST's own framing and goes in as it is. An input that cannot be read is one line on
+(the models were made for digits so framed; --strokes and --deslant choose otherwise; with
+--elsewhere the head reads them as it reads the digits from elsewhere); a Kaggle row is
+MNIST's own framing and goes in as it is. An input that cannot be read is one line on
 stderr naming it (and its row); the others are still predicted; the exit status is then 2.
 """
 
@@ -180,13 +181,23 @@ def read_inputs(names: list[str]) -> list[Item]:
 MODEL_NAMES = tuple(catalog.MODELS)
 
 
-def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, extractor: Path = paths.EXTRACTOR) -> dict:
+def classifiers(
+    names: list[str],
+    folder: Path = paths.MODELS["cnn"].parent,
+    extractor: Path = paths.EXTRACTOR,
+    *,
+    elsewhere: bool = False,
+) -> dict:
     """Each model named whole, raw digits in: the CNN as saved in `folder`; the transfer
     model as its frozen extractor (stored once, beside the features it made) with the head
-    from `folder` on it. TensorFlow loads only now."""
+    from `folder` on it (with `elsewhere`, reading their features as it reads the digits from
+    elsewhere'). TensorFlow loads only now."""
     needed = {name: [folder / paths.MODELS[name].name] for name in names}
+    statistics = folder / paths.ELSEWHERE_STATISTICS.name
     if "transfer" in needed:
         needed["transfer"].insert(0, extractor)
+        if elsewhere:
+            needed["transfer"].append(statistics)
     for path in (path for files in needed.values() for path in files):
         if not path.is_file():
             raise InputError(
@@ -196,7 +207,10 @@ def classifiers(names: list[str], folder: Path = paths.MODELS["cnn"].parent, ext
     from mnist_transfer.core import model_files
     from mnist_transfer.nets import models
 
-    loaded = {name: [model_files.load(path) for path in files] for name, files in needed.items()}
+    loaded = {name: [model_files.load(path) for path in files if path != statistics] for name, files in needed.items()}
+    if "transfer" in loaded and elsewhere:
+        kept = model_files.load_statistics(statistics)
+        loaded["transfer"][1] = models.head_for_elsewhere(loaded["transfer"][1], kept)
     return {name: models.transfer(*parts) if name == "transfer" else parts[0] for name, parts in loaded.items()}
 
 
@@ -261,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--deslant", action=argparse.BooleanOptionalAction, help="shear images upright (default: data.deslant)"
     )
+    parser.add_argument(
+        "--elsewhere",
+        action="store_true",
+        help="the head reads the images' features as it reads the digits from elsewhere "
+        f"(their own statistics, with adapt.normalize; {paths.ELSEWHERE_STATISTICS.name} in --models)",
+    )
     add_model_arguments(parser)
     args = parser.parse_args(argv)
     stroke_width, deslant = framing_of_models()
@@ -275,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     if read:
         names = [args.kaggle] if args.kaggle else list(MODEL_NAMES)
         batch = np.stack(read)
-        loaded = classifiers(names, args.models, args.extractor)
+        loaded = classifiers(names, args.models, args.extractor, elsewhere=args.elsewhere)
         from mnist_transfer.core import model_files
 
         probabilities = {

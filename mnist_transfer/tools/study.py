@@ -166,6 +166,10 @@ ADAPTATION = {
     MNIST_STROKES: "+ strokes made MNIST's (data.strokes: mnist)",
     INDUCTIVE: "+ self-trained on the first half (inductive)",
     TRANSDUCTIVE: "+ self-trained on all 2,000 (transductive)",
+    # The head reads them standardised by their own statistics, estimated on the digits it
+    # adapts on (adapt.normalize); the CNN has no such statistics and is the row above's.
+    (*INDUCTIVE, "adapt.normalize=true"): "+ the head reads them by their own statistics (inductive)",
+    (*TRANSDUCTIVE, "adapt.normalize=true"): "+ the head reads them by their own statistics (transductive)",
     # Training-side robustness, one at a time, on the digits as framed: the CNN trained with
     # random stroke widths (edges moved up to 1 pixel, then up to 3), random widths of the
     # digit, elastic distortion.
