@@ -13,7 +13,6 @@ import pandas as pd
 
 from mnist_transfer.core import atomic, catalog, determinism, model_files, params, paths, splits
 from mnist_transfer.core.errors import run_stage
-from mnist_transfer.nets.models import head_for_elsewhere
 from mnist_transfer.report import comparison, kaggle, metrics
 
 # Of the digits from elsewhere's provenance, what the headline shows (the rest: data/raw/provenance.json).
@@ -49,7 +48,7 @@ def main() -> None:
     test, labels = probabilities(models, "test")
     predictions = predicted(test)
     statistics = model_files.load_statistics(paths.ELSEWHERE_STATISTICS)
-    reading_elsewhere = {**models, "transfer": head_for_elsewhere(models["transfer"], statistics)}
+    reading_elsewhere = {**models, "transfer": model_files.head_for_elsewhere(models["transfer"], statistics)}
     other, other_labels = probabilities(reading_elsewhere, "elsewhere")
     other_predictions = predicted(other) if len(other_labels) else {}
 

@@ -178,14 +178,14 @@ def test_restandardized_features_from_elsewhere_take_mnists_statistics_and_none_
         "mnist_mean": np.array([1.0, 2.0], "float32"),
         "mnist_variance": np.array([0.25, 4.0], "float32"),
     }
-    moved = np.asarray(models.restandardizing(statistics, (2,))(foreign))
+    moved = np.asarray(model_files.restandardizing(statistics, (2,))(foreign))
     assert np.allclose(moved.mean(axis=0), [1.0, 2.0], atol=1e-3)
     assert np.allclose(moved.var(axis=0), [0.25, 4.0], rtol=1e-3)
     identity = {"mean": np.zeros(2), "variance": np.ones(2), "mnist_mean": np.zeros(2), "mnist_variance": np.ones(2)}
-    assert np.array_equal(np.asarray(models.restandardizing(identity, (2,))(foreign)), foreign)
+    assert np.array_equal(np.asarray(model_files.restandardizing(identity, (2,))(foreign)), foreign)
     head = models.head((2,), units=4, dropout=0.0)
     with pytest.raises(InputError) as error:
-        models.head_for_elsewhere(head, {name: np.zeros(3) for name in identity})
+        model_files.head_for_elsewhere(head, {name: np.zeros(3) for name in identity})
     assert str(error.value).startswith(
         "the statistics for the digits from elsewhere have 3 channels, the head takes 2;"
     )
@@ -262,7 +262,9 @@ def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_else
     channel_means = features[first_half].reshape(-1, features.shape[-1]).mean(axis=0)
     assert np.allclose(statistics["mean"], channel_means, rtol=1e-3, atol=1e-3)
     head = model_files.load(repo / paths.MODELS["transfer"])
-    read = models.head_for_elsewhere(head, statistics).predict(features.astype("float32"), verbose=0).argmax(axis=1)
+    read = (
+        model_files.head_for_elsewhere(head, statistics).predict(features.astype("float32"), verbose=0).argmax(axis=1)
+    )
     other = pd.read_csv(repo / "data/predictions/elsewhere.csv")
     assert np.array_equal(other["transfer"], read)
     assert not np.array_equal(head.predict(features.astype("float32"), verbose=0).argmax(axis=1), read)

@@ -1,4 +1,5 @@
-"""Models on disk: saved byte-stable and without what nothing reads, loaded safely."""
+"""Models on disk: saved byte-stable and without what nothing reads, loaded safely; and the
+head as it reads the digits from elsewhere, by the statistics train_head keeps for them."""
 
 import json
 import tempfile
@@ -76,3 +77,28 @@ def load_statistics(path: Path) -> dict[str, np.ndarray]:
             "each); run dvc repro"
         )
     return statistics
+
+
+def restandardizing(statistics: dict[str, np.ndarray], feature_shape: tuple[int, ...]) -> keras.Model:
+    """Features from elsewhere in, the same features out, each channel standardised by the
+    statistics of the digits from elsewhere (`mean`, `variance`) and given MNIST's back
+    (`mnist_mean`, `mnist_variance`): what the head's own normalisation would be, had it been
+    adapted on them. The identity when both are zero means and unit variances."""
+    features = keras.Input(feature_shape)
+    x = keras.layers.Normalization(axis=-1, mean=statistics["mean"], variance=statistics["variance"])(features)
+    x = keras.layers.Normalization(
+        axis=-1, mean=statistics["mnist_mean"], variance=statistics["mnist_variance"], invert=True
+    )(x)
+    return keras.Model(features, x, name="restandardize")
+
+
+def head_for_elsewhere(head: keras.Model, statistics: dict[str, np.ndarray]) -> keras.Model:
+    """The head as it reads the digits from elsewhere: their features restandardised first."""
+    channels = head.input_shape[-1]
+    if len(statistics["mean"]) != channels:
+        raise InputError(
+            f"the statistics for the digits from elsewhere have {len(statistics['mean'])} channels, the head takes "
+            f"{channels}; they were not made with this head: run dvc repro"
+        )
+    features = keras.Input(head.input_shape[1:], name="features")
+    return keras.Model(features, head(restandardizing(statistics, head.input_shape[1:])(features)), name="head")

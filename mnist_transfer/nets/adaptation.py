@@ -129,7 +129,7 @@ def adapt(
         print(f"{model.name}: adapt.digits {settings['digits']} but data.elsewhere is none: not adapted")
         return False
     if statistics is not None:
-        restandardize = models.restandardizing(statistics, foreign.shape[1:])
+        restandardize = model_files.restandardizing(statistics, foreign.shape[1:])
         foreign = restandardize.predict(foreign, batch_size=model_files.PREDICT_BATCH, verbose=0)
     self_train(model, foreign, splits.load("train", inputs), settings["rounds"], batch_size, seed)
     return True

@@ -10,7 +10,6 @@ import numpy as np
 from keras import layers
 
 from mnist_transfer.core import augmentation, digits
-from mnist_transfer.core.errors import InputError
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -69,31 +68,6 @@ def head(
     x = layers.Dense(units, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
     return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
-
-
-def restandardizing(statistics: dict[str, np.ndarray], feature_shape: tuple[int, ...]) -> keras.Model:
-    """Features from elsewhere in, the same features out, each channel standardised by the
-    statistics of the digits from elsewhere (`mean`, `variance`) and given MNIST's back
-    (`mnist_mean`, `mnist_variance`): what the head's own normalisation would be, had it been
-    adapted on them. The identity when both are zero means and unit variances."""
-    features = keras.Input(feature_shape)
-    x = layers.Normalization(axis=-1, mean=statistics["mean"], variance=statistics["variance"])(features)
-    x = layers.Normalization(
-        axis=-1, mean=statistics["mnist_mean"], variance=statistics["mnist_variance"], invert=True
-    )(x)
-    return keras.Model(features, x, name="restandardize")
-
-
-def head_for_elsewhere(head: keras.Model, statistics: dict[str, np.ndarray]) -> keras.Model:
-    """The head as it reads the digits from elsewhere: their features restandardised first."""
-    channels = head.input_shape[-1]
-    if len(statistics["mean"]) != channels:
-        raise InputError(
-            f"the statistics for the digits from elsewhere have {len(statistics['mean'])} channels, the head takes "
-            f"{channels}; they were not made with this head: run dvc repro"
-        )
-    features = keras.Input(head.input_shape[1:], name="features")
-    return keras.Model(features, head(restandardizing(statistics, head.input_shape[1:])(features)), name="head")
 
 
 def transfer(extractor: keras.Model, head: keras.Model) -> keras.Model:

@@ -210,7 +210,7 @@ def classifiers(
     loaded = {name: [model_files.load(path) for path in files if path != statistics] for name, files in needed.items()}
     if "transfer" in loaded and elsewhere:
         kept = model_files.load_statistics(statistics)
-        loaded["transfer"][1] = models.head_for_elsewhere(loaded["transfer"][1], kept)
+        loaded["transfer"][1] = model_files.head_for_elsewhere(loaded["transfer"][1], kept)
     return {name: models.transfer(*parts) if name == "transfer" else parts[0] for name, parts in loaded.items()}
 
 
