@@ -55,6 +55,21 @@ def test_bold_strokes_are_thinned_and_thin_ones_thickened_to_mnists_width(mfeat)
     assert np.array_equal(elsewhere.like_mnist(blank, "mnist", deslant=True), blank)
 
 
+def test_capped_strokes_thin_only_the_digits_bolder_than_the_cap_and_down_to_it(mfeat):
+    digits, labels, _ = mfeat
+    ones = digits[labels == 1][:20]
+    before = strokes.widths(ones)
+    after = strokes.widths(elsewhere.like_mnist(ones, "capped", deslant=False))
+    bold = before > strokes.MNIST_WIDTH_CAP
+    assert bold.sum() >= 15  # the set's 1s: almost all bolder than nearly all of MNIST's
+    assert (after[bold] < before[bold]).all()
+    # Each is measured again after re-framing: near the cap, not at it, and well above the median.
+    assert abs(np.median(after[bold]) - strokes.MNIST_WIDTH_CAP) < 0.75
+    assert np.median(after[bold]) > strokes.MNIST_WIDTH + 1
+    within = np.stack([bar(width, 20) for width in (1, 2, 3)])
+    assert np.array_equal(elsewhere.like_mnist(within, "capped", deslant=False), within)
+
+
 def test_the_width_table_gives_each_sets_widths_and_ink_per_class():
     # Class d is a bar 1 + d % 4 pixels wide and 20 long: its ink is width x 20 pixels exactly.
     labels = np.repeat(np.arange(10), 3)

@@ -17,7 +17,9 @@ import psutil
 import pytest
 import yaml
 
+from mnist_transfer.core.errors import InputError
 from mnist_transfer.tools import records
+from mnist_transfer.tools import sweep as sweep_module
 from tests.conftest import BIN, commit_all, copy_project, dvc, git, run, set_params
 
 # One epoch: these tests are about the sweep, not about what the models learn.
@@ -89,6 +91,21 @@ def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_co
     assert result.stdout.strip().splitlines() == [
         "error: sweep: params.yaml has uncommitted changes; the workers run commits only: commit first"
     ]
+
+
+def test_the_record_a_study_appends_to_does_not_stop_its_next_sweep(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    record = records.run_record("study-some")
+    record.parent.mkdir(parents=True)
+    record.write_text('{"seed": 0}\n')
+    for command in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "r"]):
+        subprocess.run(["git", *command], check=True)
+    with record.open("a") as grown:
+        grown.write('{"seed": 1}\n')
+    assert sweep_module.committed_rev(record) == sweep_module.git("rev-parse", "HEAD")
+    with pytest.raises(InputError) as error:
+        sweep_module.committed_rev()
+    assert str(error.value).startswith(f"sweep: {record} has uncommitted changes")
 
 
 def test_a_lock_whose_outputs_are_not_cached_stops_the_sweep_before_any_worker_starts(pipeline_copy):

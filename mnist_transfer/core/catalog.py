@@ -50,8 +50,9 @@ ELSEWHERE = {
     ),
 }
 NO_ELSEWHERE = "none"
-# data.strokes: the digits from elsewhere as framed, or thinned or thickened to MNIST's stroke width.
-STROKE_WIDTHS = ("kept", "mnist")
+# data.strokes: the digits from elsewhere as framed; thinned or thickened to MNIST's median
+# stroke width; or thinned only where bolder than nearly all of MNIST's (capped).
+STROKE_WIDTHS = ("kept", "mnist", "capped")
 # adapt.digits: which digits from elsewhere, unlabelled, the models self-train on (splits.halves).
 ADAPT_ON = ("none", "first_half", "all")
 

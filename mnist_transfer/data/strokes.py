@@ -18,6 +18,9 @@ INK_LEVEL = 128  # a pixel at least half ink counts as ink
 # MNIST's median stroke width over its 60,000 training digits, by `widths`
 # (`python -m mnist_transfer.tools.strokes widths`); the test digits' is 2.71.
 MNIST_WIDTH = 2.67
+# The 95th percentile of MNIST's training digits' widths (`widths` again): bolder strokes than
+# this are rare in MNIST, and `capped` thins only those.
+MNIST_WIDTH_CAP = 4.65
 UPSCALE = 4  # thinned or thickened at 4x, so the width moves in quarter pixels
 
 
@@ -95,3 +98,9 @@ def normalised(framed: np.ndarray, width: float = MNIST_WIDTH) -> np.ndarray:
     if changed.max() < framing.MIN_CONTRAST:
         return framed
     return framing.frame(changed)
+
+
+def capped(framed: np.ndarray, cap: float = MNIST_WIDTH_CAP) -> np.ndarray:
+    """A framed digit thinned to `cap` if its strokes are bolder, as it was otherwise: a digit
+    whose width MNIST has plenty of is left alone, so MNIST's own digits barely change."""
+    return normalised(framed, cap) if widths(framed[None])[0] > cap else framed

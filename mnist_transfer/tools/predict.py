@@ -269,9 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
     parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
     parser.add_argument("--kaggle", choices=MODEL_NAMES, help="write ImageId,Label of this model only")
-    parser.add_argument(
-        "--strokes", choices=catalog.STROKE_WIDTHS, help="images' strokes: kept, or mnist (default: data.strokes)"
-    )
+    parser.add_argument("--strokes", choices=catalog.STROKE_WIDTHS, help="images' strokes (default: data.strokes)")
     parser.add_argument(
         "--deslant", action=argparse.BooleanOptionalAction, help="shear images upright (default: data.deslant)"
     )

@@ -31,6 +31,7 @@ SCALE = 2
 FRAMINGS = {
     "as MNIST made them": ("kept", False),
     "strokes made MNIST's (data.strokes: mnist)": ("mnist", False),
+    "strokes capped at MNIST's 95th percentile (data.strokes: capped)": ("capped", False),
     "deslanted (data.deslant: true)": ("kept", True),
     "both": ("mnist", True),
 }

@@ -102,11 +102,17 @@ def git(*args: str) -> str:
     return result.stdout.strip()
 
 
-def committed_rev() -> str:
-    """The commit the points run on: the workers clone it, so the workspace must hold nothing more."""
-    changed = git("status", "--porcelain", "--untracked-files=no")
+def committed_rev(record: Path | None = None) -> str:
+    """The commit the points run on: the workers clone it, so the workspace must hold nothing
+    more; but `record`, which only this process writes and no worker reads, may have grown
+    (a study appends to one record sweep after sweep)."""
+    changed = [
+        line.split(maxsplit=1)[1]
+        for line in git("status", "--porcelain", "--untracked-files=no").splitlines()
+        if record is None or Path(line.split(maxsplit=1)[1]) != record
+    ]
     if changed:
-        first = changed.splitlines()[0].split(maxsplit=1)[1]
+        first = changed[0]
         raise InputError(f"sweep: {first} has uncommitted changes; the workers run commits only: commit first")
     return git("rev-parse", "HEAD")
 
@@ -219,7 +225,7 @@ def main(argv: list[str]) -> None:
         if args.record is not None:
             records.append(records.run_record(args.record), [record_row(point, result, settings)])
 
-    rev = committed_rev()
+    rev = committed_rev(records.run_record(args.record) if args.record is not None else None)
     if args.scheduler:
         source, cache_dir, threads = args.git_remote, None, 1
     else:
