@@ -191,7 +191,7 @@ def classifiers(
     """Each model named whole, raw digits in: the CNN as saved in `folder`; the transfer
     model as its frozen extractor (stored once, beside the features it made) with the head
     from `folder` on it (with `elsewhere`, reading their features as it reads the digits from
-    elsewhere'). TensorFlow loads only now."""
+    elsewhere). TensorFlow loads only now."""
     needed = {name: [folder / paths.MODELS[name].name] for name in names}
     statistics = folder / paths.ELSEWHERE_STATISTICS.name
     if "transfer" in needed:
