@@ -203,11 +203,15 @@ def test_an_experiment_stores_what_it_learned_and_no_frozen_weights(pipeline):
 
     import h5py
 
-    # The models folder holds the two trained parts; the frozen backbone lies once, with its features.
+    # The models folder holds the two trained parts and the statistics the head reads the digits from
+    # elsewhere with; the frozen backbone lies once, with its features.
     assert sorted(p.name for p in (pipeline / "data/models").iterdir() if not p.name.startswith(".")) == [
         "cnn.keras",
         "head.keras",
+        "head_elsewhere.npz",
     ]
+    with np.load(pipeline / "data/models/head_elsewhere.npz") as statistics:
+        assert all(statistics[name].ndim == 1 for name in statistics.files)  # one value a channel, no weights
     assert (pipeline / "data/features/extractor.keras").is_file()
     for name in ("cnn", "head"):
         with zipfile.ZipFile(pipeline / f"data/models/{name}.keras") as archive:
