@@ -2,9 +2,8 @@
 never running the backbone), self-trained on the features of the digits from elsewhere
 without their labels where `adapt` says so, saved as data/models/head.keras, with its curves
 and the statistics it reads the digits from elsewhere with (data/models/head_elsewhere.npz:
-their own, with adapt.normalize). The frozen
-backbone is not stored again: it lies once beside the features that it made
-(data/features/extractor.keras), and `predict` puts the two together."""
+their own, with adapt.normalize). The frozen backbone is not stored again: it lies once beside
+the features that it made (data/features/extractor.keras), and `predict` puts the two together."""
 
 import json
 import math

@@ -48,7 +48,7 @@ def channel_statistics(features: training.Inputs) -> tuple[np.ndarray, np.ndarra
 
 
 def statistics_for_elsewhere(settings: dict, train_features: training.Inputs) -> dict[str, np.ndarray]:
-    """What the head reads the digits from elsewhere's features with (models.restandardizing):
+    """What the head reads the digits from elsewhere's features with (model_files.restandardizing):
     with adapt.normalize, their channel statistics on the digits it adapts on and MNIST's
     training features'; otherwise, or without digits from elsewhere, the identity's."""
     channels = train_features.shape[-1]
