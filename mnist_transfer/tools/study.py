@@ -221,7 +221,7 @@ def adaptation_details(runs: pd.DataFrame) -> str:
     the digits framed and not adapted, and where its errors on the held-out half go."""
     common = STUDIES["adaptation"].common
     unadapted = matching(runs, common)
-    lines = []
+    targets = []
     for configuration, way in ADAPTED.items():
         found = matching(runs, (*common, *configuration))
         for model, target in TARGETS.items():
@@ -229,12 +229,18 @@ def adaptation_details(runs: pd.DataFrame) -> str:
             if scores.empty:
                 continue
             gap = (scores.mean() - target) * 100
-            verdict = "met" if gap >= 0 else "missed"
             mnist = metrics.key(model, metrics.ACCURACY)
             change = (found[mnist].mean() - unadapted.get(mnist, pd.Series(dtype=float)).mean()) * 100
-            lines.append(
-                f"- {way}, {MODEL_TITLES[model]}: {target:.0%} {verdict} by {abs(gap):.2f} points "
-                f"(the mean of {len(scores)} seeds); MNIST test {change:+.2f} points against framed"
+            targets.append(
+                {
+                    "adapted": way,
+                    "model": MODEL_TITLES[model],
+                    "target": f"{target:.0%}",
+                    "held-out half, mean of seeds": f"{scores.mean():.2%}",
+                    "against the target": f"{'met' if gap >= 0 else 'missed'} by {abs(gap):.2f} points",
+                    "MNIST test against framed": f"{change:+.2f} points",
+                    "seeds": str(len(scores)),
+                }
             )
     columns = {
         f"{MODEL_TITLES[model]}, {label}": (matching(runs, (*common, *configuration)), model)
@@ -248,7 +254,7 @@ def adaptation_details(runs: pd.DataFrame) -> str:
         }
         for digit in range(10)
     ]
-    return "\n".join(lines) + "\n\n" + table_of(rows)
+    return (table_of(targets) + "\n\n" if targets else "") + table_of(rows)
 
 
 STUDIES = {
