@@ -235,8 +235,8 @@ def adaptation_details(runs: pd.DataFrame) -> str:
                 {
                     "adapted": way,
                     "model": MODEL_TITLES[model],
-                    "target": f"{target:.0%}",
-                    "held-out half, mean of seeds": f"{scores.mean():.2%}",
+                    "target": f"{target * 100:.0f} %",
+                    "held-out half": mean_sd(scores, percent=True, digits=2),
                     "against the target": f"{'met' if gap >= 0 else 'missed'} by {abs(gap):.2f} points",
                     "MNIST test against framed": f"{change:+.2f} points",
                     "seeds": str(len(scores)),
