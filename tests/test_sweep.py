@@ -184,12 +184,20 @@ def dask_cluster(tmp_path) -> Iterator[dict]:
                 process.kill()
 
 
+def command_line(process: psutil.Process) -> list[str]:
+    # A child may exit, or linger as a zombie, between being listed and being read.
+    try:
+        return process.cmdline()
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return []
+
+
 def running_a_point(worker: subprocess.Popen) -> bool:
     try:
         children = psutil.Process(worker.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return False
-    return any("exp" in c.cmdline() and "run" in c.cmdline() for c in children if c.is_running())
+    return any({"exp", "run"} <= set(command_line(child)) for child in children)
 
 
 def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_experiment_once(
