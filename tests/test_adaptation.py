@@ -95,6 +95,29 @@ def test_the_width_table_gives_each_sets_widths_and_ink_per_class():
     assert rows[3:] == [["reversed", *row[1:]] for row in rows[:3]]
 
 
+def test_the_framing_table_pairs_each_seeds_change_with_its_own_models():
+    # Two seeds a point apart; every framing costs each seed's models exactly half a point, but
+    # the CNN's capped strokes cost seed a 0.2 point and seed b none.
+    scores = [
+        {"draw": draw, "framing": framing, "model": model, "accuracy": base - cost}
+        for draw, base in (("a", 0.98), ("b", 0.99))
+        for framing in strokes_tool.FRAMINGS
+        for model in strokes_tool.MODELS
+        for cost in [0.0 if framing == "as MNIST made them" else 0.005]
+    ]
+    capped = "strokes capped at MNIST's 95th percentile (data.strokes: capped)"
+    for score in scores:
+        if score["framing"] == capped and score["model"] == "cnn":
+            score["accuracy"] += {"a": 0.003, "b": 0.005}[score["draw"]]
+    columns, rows = strokes_tool.framing_table(pd.DataFrame(scores))
+    assert columns == ["MNIST's 10,000 test digits (2 seeds)", "CNN", "VGG16 + head", "the two combined"]
+    assert [row[0] for row in rows] == list(strokes_tool.FRAMINGS)
+    assert rows[0][1:] == ["98.50 ± 0.71 %"] * 3
+    assert rows[1][1:] == ["98.00 ± 0.71 % (-0.50 %)"] * 3  # paired: the seeds' spread is not the change's
+    assert rows[2][1] == "98.40 ± 0.85 % (-0.10 ± 0.14 %)"
+    assert rows[2][2:] == ["98.00 ± 0.71 % (-0.50 %)"] * 2
+
+
 def test_kept_strokes_and_no_deslant_leave_the_framed_digits_as_they_were(mfeat):
     digits = mfeat[0][:20]
     assert np.array_equal(elsewhere.like_mnist(digits, "kept", deslant=False), digits)

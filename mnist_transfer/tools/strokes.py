@@ -13,16 +13,16 @@ data.deslant) does to MNIST's own test set. Run after `dvc repro`: it reads data
 import argparse
 import io
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
 from mnist_transfer.core import atomic, catalog, paths
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.data import elsewhere, strokes
-from mnist_transfer.tools import records
+from mnist_transfer.tools import formatting, records
 
 PICTURE = Path("metrics/plots/elsewhere_beside_mnist.png")
 PER_CLASS = 8  # digits of each class in each panel of the picture
@@ -35,6 +35,10 @@ FRAMINGS = {
     "deslanted (data.deslant: true)": ("kept", True),
     "both": ("mnist", True),
 }
+
+
+# The columns of on-mnist's table: each model, and the two combined (their summed probabilities).
+MODELS = {"cnn": "CNN", "transfer": "VGG16 + head", "combined": "the two combined"}
 
 
 def digits_of_each_set() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -108,47 +112,85 @@ def width_table(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[s
     return columns, rows
 
 
-def on_mnist(models: Path, extractor: Path) -> tuple[list[str], list[list[str]]]:
-    """Each model's accuracy on MNIST's test set as it is and made like MNIST's each way."""
+def on_mnist(draws: list[Path], extractor: Path) -> pd.DataFrame:
+    """Each model's accuracy on MNIST's test set as it is and made like MNIST's each way, by
+    each of `draws` (folders of models, one seed's training each)."""
     from mnist_transfer.core import model_files
     from mnist_transfer.tools import predict
 
-    loaded = predict.classifiers(list(catalog.MODELS), models, extractor)
     with np.load(paths.RAW) as mnist:
         images, labels = mnist["x_test"], mnist["y_test"]
+    made = {name: elsewhere.like_mnist(images, *framing) for name, framing in FRAMINGS.items()}
+    scores = []
+    for folder in draws:
+        loaded = predict.classifiers(list(catalog.MODELS), folder, extractor)
+        for framing, framed in made.items():
+            found = {
+                model: classifier.predict(framed, batch_size=model_files.PREDICT_BATCH, verbose=0)
+                for model, classifier in loaded.items()
+            }
+            found["combined"] = sum(found.values())
+            for model, probabilities in found.items():
+                accuracy = round(float((probabilities.argmax(axis=1) == labels).mean()), 4)
+                scores.append({"draw": str(folder), "framing": framing, "model": model, "accuracy": accuracy})
+            print(f"strokes: {folder}: {framing}: scored", file=sys.stderr)
+    return pd.DataFrame(scores)
+
+
+def framing_table(scores: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
+    """Scores (draw, framing, model, accuracy) as the docs' table: each framing's accuracy as
+    mean ± sd over the draws, and under each framing but the first its change from the first,
+    taken draw by draw (one seed's models judge both)."""
+    table = scores.pivot_table(index=["framing", "draw"], columns="model", values="accuracy")
+    draws = scores["draw"].nunique()
+    kept = table.loc[next(iter(FRAMINGS))]
     rows = []
-    for name, (stroke_width, deslant) in FRAMINGS.items():
-        started = time.perf_counter()
-        made = elsewhere.like_mnist(images, stroke_width, deslant)
-        found = {
-            model: classifier.predict(made, batch_size=model_files.PREDICT_BATCH, verbose=0)
-            for model, classifier in loaded.items()
-        }
-        combined = sum(found.values()).argmax(axis=1)
-        scores = [(p.argmax(axis=1) == labels).mean() for p in found.values()] + [(combined == labels).mean()]
-        rows.append([name, *(f"{100 * score:.2f} %" for score in scores)])
-        print(f"strokes: {name}: {rows[-1][1:]} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    return ["MNIST's 10,000 test digits", "CNN", "VGG16 + head", "the two combined"], rows
+    for framing in FRAMINGS:
+        cells = [formatting.mean_sd(table.loc[framing][model], percent=True, digits=2) for model in MODELS]
+        if rows:
+            changes = [
+                formatting.mean_sd(table.loc[framing][model] - kept[model], percent=True, digits=2) for model in MODELS
+            ]
+            cells = [f"{cell} ({signed(change)})" for cell, change in zip(cells, changes, strict=True)]
+        rows.append([framing, *cells])
+    seeds = f"{draws} seed{'s' * (draws > 1)}"
+    return [f"MNIST's 10,000 test digits ({seeds})", *MODELS.values()], rows
+
+
+def signed(change: str) -> str:
+    """A change as mean_sd writes it, with its sign: +0.06 %, -0.12 ± 0.03 %."""
+    return change if change.startswith("-") else f"+{change}"
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m mnist_transfer.tools.strokes", description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("picture", "widths", "on-mnist"))
-    parser.add_argument("--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of the models")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        nargs="+",
+        default=[paths.MODELS["cnn"].parent],
+        help="folders of models, one a seed (on-mnist gives mean ± sd over them)",
+    )
     parser.add_argument("--extractor", type=Path, default=paths.EXTRACTOR, help="the frozen backbone's extractor")
+    argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
     if args.what == "picture":
         atomic.write_bytes(PICTURE, picture(digits_of_each_set()))
         print(f"strokes: {PICTURE}", file=sys.stderr)
         return
     part = {"widths": "stroke-widths", "on-mnist": "framing-on-mnist"}[args.what]
-    recording = records.Recording(part, f"python -m mnist_transfer.tools.strokes {args.what}")
+    command = " ".join(["python -m mnist_transfer.tools.strokes", *argv])
+    recording = records.Recording(part, command)
     if args.what == "on-mnist":
-        columns, rows = on_mnist(args.models, args.extractor)
+        scores = on_mnist(args.models, args.extractor)
+        columns, rows = framing_table(scores)
+        written = recording.write(columns=columns, rows=rows, scores=scores.to_dict("records"))
     else:
         columns, rows = width_table(digits_of_each_set())
-    print(f"strokes: {recording.write(columns=columns, rows=rows)}", file=sys.stderr)
+        written = recording.write(columns=columns, rows=rows)
+    print(f"strokes: {written}", file=sys.stderr)
 
 
 if __name__ == "__main__":
-    run_stage(lambda: main(sys.argv[1:]))
+    run_stage(main)
