@@ -163,6 +163,7 @@ CAPPED_STROKES = ("data.strokes=capped",)
 INDUCTIVE = (*MNIST_STROKES, "adapt.digits=first_half")
 TRANSDUCTIVE = (*MNIST_STROKES, "adapt.digits=all")
 CAPPED_INDUCTIVE = (*CAPPED_STROKES, "adapt.digits=first_half")
+CAPPED_TRANSDUCTIVE = (*CAPPED_STROKES, "adapt.digits=all")
 ADAPTATION = {
     (): "framed as MNIST frames its digits",
     MNIST_STROKES: "+ strokes made MNIST's (data.strokes: mnist)",
@@ -175,6 +176,7 @@ ADAPTATION = {
     # that the first half chose among gates and caps as sparing MNIST's own digits.
     CAPPED_STROKES: "framed, strokes capped at MNIST's 95th percentile (data.strokes: capped)",
     CAPPED_INDUCTIVE: "+ self-trained on the first half (inductive)",
+    CAPPED_TRANSDUCTIVE: "+ self-trained on all 2,000 (transductive)",
     # Training-side robustness, one at a time, on the digits as framed: the CNN trained with
     # random stroke widths (edges moved up to 1 pixel, then up to 3), random widths of the
     # digit, elastic distortion.
@@ -188,6 +190,7 @@ ADAPTED = {
     INDUCTIVE: "inductive, MNIST's strokes",
     TRANSDUCTIVE: "transductive, MNIST's strokes",
     CAPPED_INDUCTIVE: "inductive, capped strokes",
+    CAPPED_TRANSDUCTIVE: "transductive, capped strokes",
 }
 # Where the errors on the held-out half go: each model framed, with capped strokes, and
 # self-trained on the first half; the combined model once adapted.
