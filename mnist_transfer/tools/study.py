@@ -234,6 +234,7 @@ def adaptation_details(runs: pd.DataFrame) -> str:
             gap = (scores.mean() - target) * 100
             mnist = metrics.key(model, metrics.ACCURACY)
             change = (found[mnist].mean() - unadapted.get(mnist, pd.Series(dtype=float)).mean()) * 100
+            change = round(change, 2) + 0.0  # a change that rounds to nothing is +0.00, not -0.00
             targets.append(
                 {
                     "adapted": way,
