@@ -31,14 +31,6 @@ def probabilities(models: dict, part: str) -> tuple[dict[str, np.ndarray], np.nd
     return found, labels
 
 
-def predicted(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Each model's labels, and those of the two combined."""
-    return {
-        **{name: p.argmax(axis=1) for name, p in found.items()},
-        metrics.COMBINED: comparison.combine(found.values()),
-    }
-
-
 def main() -> None:
     params.load("evaluate")  # reads no key, but a typo anywhere in params.yaml stops it
     determinism.make_deterministic()
@@ -46,11 +38,11 @@ def main() -> None:
     backbone = json.loads(paths.FEATURES_WEIGHTS.read_text())
     models = {name: model_files.load(paths.MODELS[name]) for name in catalog.MODELS}
     test, labels = probabilities(models, "test")
-    predictions = predicted(test)
+    predictions = comparison.predicted(test)
     statistics = model_files.load_statistics(paths.ELSEWHERE_STATISTICS)
     reading_elsewhere = {**models, "transfer": model_files.head_for_elsewhere(models["transfer"], statistics)}
     other, other_labels = probabilities(reading_elsewhere, "elsewhere")
-    other_predictions = predicted(other) if len(other_labels) else {}
+    other_predictions = comparison.predicted(other) if len(other_labels) else {}
 
     image_ids = np.arange(1, len(labels) + 1)
     each = {name: predictions[name] for name in catalog.MODELS}

@@ -46,6 +46,14 @@ def combine(probabilities: Iterable[np.ndarray]) -> np.ndarray:
     return np.mean(list(probabilities), axis=0).argmax(axis=1)
 
 
+def predicted(found: dict[str, np.ndarray]) -> Predictions:
+    """Each model's labels from its probabilities, and those of the two combined."""
+    return {
+        **{name: p.argmax(axis=1) for name, p in found.items()},
+        metrics.COMBINED: combine(found.values()),
+    }
+
+
 def per_class(labels: np.ndarray, predictions: Predictions) -> dict:
     """Each model's accuracy on each digit."""
     return {

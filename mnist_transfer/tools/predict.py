@@ -136,7 +136,7 @@ def pixels_of(cells: list[str]) -> tuple[np.ndarray | None, str | None]:
         values = np.array(cells, dtype=np.float64)
     except ValueError:
         values = np.array([_number_or_nan(cell) for cell in cells])
-    bad = ~(np.isin(values, np.arange(256)))
+    bad = ~np.isin(values, np.arange(256))
     if bad.any():
         column = int(np.argmax(bad))
         cell = cells[column]

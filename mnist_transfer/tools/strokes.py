@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from mnist_transfer.core import atomic, catalog, paths
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.data import elsewhere, strokes
+from mnist_transfer.report import comparison, metrics
 from mnist_transfer.tools import formatting, records
 
 PICTURE = Path("metrics/plots/elsewhere_beside_mnist.png")
@@ -37,8 +38,8 @@ FRAMINGS = {
 }
 
 
-# The columns of on-mnist's table: each model, and the two combined (their summed probabilities).
-MODELS = {"cnn": "CNN", "transfer": "VGG16 + head", "combined": "the two combined"}
+# The columns of on-mnist's table: each model, and the two combined.
+MODELS = {"cnn": "CNN", "transfer": "VGG16 + head", metrics.COMBINED: "the two combined"}
 
 
 def digits_of_each_set() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -129,9 +130,8 @@ def on_mnist(draws: list[Path], extractor: Path) -> pd.DataFrame:
                 model: classifier.predict(framed, batch_size=model_files.PREDICT_BATCH, verbose=0)
                 for model, classifier in loaded.items()
             }
-            found["combined"] = sum(found.values())
-            for model, probabilities in found.items():
-                accuracy = round(float((probabilities.argmax(axis=1) == labels).mean()), 4)
+            for model, predictions in comparison.predicted(found).items():
+                accuracy = round(float((predictions == labels).mean()), 4)
                 scores.append({"draw": str(folder), "framing": framing, "model": model, "accuracy": accuracy})
             print(f"strokes: {folder}: {framing}: scored", file=sys.stderr)
     return pd.DataFrame(scores)
@@ -149,17 +149,13 @@ def framing_table(scores: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
         cells = [formatting.mean_sd(table.loc[framing][model], percent=True, digits=2) for model in MODELS]
         if rows:
             changes = [
-                formatting.mean_sd(table.loc[framing][model] - kept[model], percent=True, digits=2) for model in MODELS
+                formatting.mean_sd(table.loc[framing][model] - kept[model], percent=True, digits=2, signed=True)
+                for model in MODELS
             ]
-            cells = [f"{cell} ({signed(change)})" for cell, change in zip(cells, changes, strict=True)]
+            cells = [f"{cell} ({change})" for cell, change in zip(cells, changes, strict=True)]
         rows.append([framing, *cells])
     seeds = f"{draws} seed{'s' * (draws > 1)}"
     return [f"MNIST's 10,000 test digits ({seeds})", *MODELS.values()], rows
-
-
-def signed(change: str) -> str:
-    """A change as mean_sd writes it, with its sign: +0.06 %, -0.12 ± 0.03 %."""
-    return change if change.startswith("-") else f"+{change}"
 
 
 def main(argv: list[str] | None = None) -> None:
