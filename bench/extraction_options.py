@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mnist_transfer.backbones import cpu
+from mnist_transfer.core import cpu
 
 IMAGES = 2048  # 8 batches at the default batch size
 REPEATS = 2

@@ -7,7 +7,7 @@ import platform
 import numpy as np
 
 from bench.timing import best_of
-from mnist_transfer.backbones import cpu
+from mnist_transfer.core import cpu
 from mnist_transfer.tools import records
 
 MATMUL_N = 4096

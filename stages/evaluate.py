@@ -68,6 +68,7 @@ def main() -> None:
         headline[name][metrics.ELSEWHERE_ACCURACY] = comparison.scores(other_labels, labelled)[metrics.ACCURACY]
         scored = comparison.scores(other_labels[second], labelled[second])
         headline[name][metrics.HELD_OUT_ACCURACY] = scored[metrics.ACCURACY]
+    headline["cnn"]["computed_in"] = model_files.computes_in(models["cnn"])
     headline["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
     headline["data"] = {"route": data["route"], "sha256": data["sha256"]}
     # Not "backbone": `dvc exp show` would then prefix the params of the same names with their file.

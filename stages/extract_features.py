@@ -19,13 +19,13 @@ def main() -> None:
     made = catalog.made_with(settings)
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
     from mnist_transfer.backbones import extraction, pretrained
-    from mnist_transfer.core import augmentation, determinism, images, model_files
+    from mnist_transfer.core import augmentation, cpu, determinism, images, model_files
 
-    extraction.check_precision(settings["precision"])
+    cpu.check_precision("backbone.precision", made["precision"])
     # The views' random draws follow this fixed seed: they belong to the images, as the features do.
     determinism.make_deterministic()
     conv_base, weights = pretrained.conv_base(settings["name"], settings["weights"], made["input_size"])
-    extractor = extraction.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
+    extractor = extraction.feature_extractor(conv_base, made["scaling"], made["layer"], made["precision"])
     print(
         f"extract_features: {catalog.BACKBONES[settings['name']].title} at {made['input_size']}px up to "
         f"{made['layer']} in {made['precision']}, {made['scaling']} scaling, "

@@ -2,21 +2,25 @@
 from elsewhere without their labels where `adapt` says so, saved as data/models/cnn.keras
 (it takes raw uint8 digits), with its curves."""
 
-from mnist_transfer.core import params, paths
+from mnist_transfer.core import catalog, params, paths
 from mnist_transfer.core.errors import run_stage
 
 
 def main() -> None:
     p = params.load("train_cnn")
+    precision = catalog.precision(p["cnn"]["precision"])
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer.core import determinism, splits
+    from mnist_transfer.core import cpu, determinism, splits
     from mnist_transfer.nets import adaptation, models, training
 
+    cpu.check_precision("cnn.precision", precision)
     determinism.make_deterministic(p["seed"])
     batch_size = p["cnn"]["batch_size"]
+    print(f"train_cnn: computing in {precision}")
     training.train(
         models.cnn(
-            **{key: p["cnn"][key] for key in ("augment", "stroke", "blur", "stretch", "elastic", "stroke_reach")}
+            **{key: p["cnn"][key] for key in ("augment", "stroke", "blur", "stretch", "elastic", "stroke_reach")},
+            precision=precision,
         ),
         splits.load("train", "images"),
         splits.load("val", "images"),

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from mnist_transfer.backbones import cpu, extraction, pretrained
-from mnist_transfer.core import catalog, model_files, params, splits
+from mnist_transfer.backbones import extraction, pretrained
+from mnist_transfer.core import catalog, cpu, model_files, params, splits
 from mnist_transfer.core.errors import InputError
 from mnist_transfer.nets import models, training
 
@@ -111,7 +111,7 @@ def test_the_params_offer_exactly_the_optimizers_and_preprocessings_there_are():
     assert params.SCHEMA["backbone.preprocess"].allowed == " or ".join(["imagenet", *catalog.SCALINGS])
     for scaling in catalog.SCALINGS:
         assert extraction.scaling_layer(scaling).name == f"{scaling}_preprocess"
-    assert set(extraction.POLICIES) == set(catalog.PRECISIONS)
+    assert {*catalog.KERAS_POLICIES, catalog.AUTO} == set(catalog.PRECISIONS)
 
 
 def test_unit_preprocessing_feeds_the_backbone_pixels_over_255(imagenet_base_48, digits):
@@ -175,12 +175,10 @@ def test_features_beyond_float16_stop_the_extraction_in_one_line(imagenet_base_4
         extraction.extract(amplified, digits, 8, tmp_path / "features.npy", "float16")
 
 
-@pytest.mark.skipif(
-    not cpu.flags() & set(catalog.BFLOAT16_FLAGS), reason="this CPU computes no bfloat16 (avx512_bf16 or amx_bf16)"
-)
+@pytest.mark.skipif(not cpu.computes_bfloat16(), reason="this CPU computes no bfloat16 (avx512_bf16 or amx_bf16)")
 def test_bfloat16_features_are_float32_features_to_bfloat16_rounding(imagenet_base_48, digits):
     conv_base, _ = imagenet_base_48
-    extraction.check_precision("bfloat16")
+    cpu.check_precision("backbone.precision", "bfloat16")
     float32 = extraction.feature_extractor(conv_base, "caffe", "block5_pool").predict(digits, verbose=0)
     bfloat16 = extraction.feature_extractor(conv_base, "caffe", "block5_pool", "bfloat16")
     assert bfloat16.output.dtype == "float32"
@@ -190,16 +188,50 @@ def test_bfloat16_features_are_float32_features_to_bfloat16_rounding(imagenet_ba
     assert difference.max() > 0  # it did compute in bfloat16
 
 
-def test_bfloat16_on_a_cpu_without_it_fails_in_one_line(monkeypatch):
+@pytest.mark.parametrize("key", ["backbone.precision", "cnn.precision"])
+def test_bfloat16_on_a_cpu_without_it_fails_in_one_line(monkeypatch, key):
     monkeypatch.setattr(cpu, "flags", lambda: {"avx2", "fma"})
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind: [])
     with pytest.raises(InputError) as error:
-        extraction.check_precision("bfloat16")
+        cpu.check_precision(key, "bfloat16")
     assert str(error.value) == (
-        "backbone.precision bfloat16 needs a GPU or a CPU with avx512_bf16 or amx_bf16, and this machine has neither; "
-        "use float32"
+        f"params.yaml: {key} bfloat16 needs a GPU or a CPU with avx512_bf16 or amx_bf16, and this machine has "
+        "neither; use float32 or auto"
     )
-    extraction.check_precision("float32")
+    cpu.check_precision(key, "float32")
+
+
+@pytest.mark.parametrize(
+    ("flags", "computes"),
+    [
+        ({"avx2", "fma"}, "float32"),  # an AVX2 CPU, Intel's or AMD's
+        ({"avx2", "avx512f"}, "float32"),  # AVX-512 without its BF16 instructions
+        ({"avx512f", "avx512_bf16"}, "bfloat16"),  # AMD's Zen 4, Intel's Cooper Lake
+        ({"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}, "bfloat16"),  # Intel's Sapphire Rapids and later
+        ({"amx_bf16"}, "bfloat16"),
+    ],
+)
+def test_auto_computes_in_bfloat16_only_where_the_cpu_does(monkeypatch, flags, computes):
+    monkeypatch.setattr(cpu, "flags", lambda: flags)
+    assert catalog.precision("auto") == computes
+    assert catalog.resolved({**params.everything()["backbone"], "precision": "auto"})["precision"] == computes
+    # Named outright, a precision is kept, whatever the CPU.
+    assert catalog.precision("float32") == "float32" and catalog.precision("bfloat16") == "bfloat16"
+    cpu.check_precision("cnn.precision", catalog.precision("auto"))  # auto never asks for what is not there
+
+
+def test_a_bfloat16_cnn_computes_in_bfloat16_and_gives_float32_probabilities(digits, tmp_path):
+    cnn = models.cnn(augment=False, precision="bfloat16")
+    assert model_files.computes_in(cnn) == "bfloat16"
+    assert cnn.get_layer(index=-1).compute_dtype == "float32"
+    probabilities = cnn.predict(digits, verbose=0)
+    assert probabilities.dtype == "float32"
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+    model_files.save(cnn, tmp_path / "cnn.keras")
+    assert model_files.computes_in(model_files.load(tmp_path / "cnn.keras")) == "bfloat16"
+    # Building it left the rest of the process computing in float32.
+    assert model_files.computes_in(models.cnn(augment=False)) == "float32"
+    assert keras.config.dtype_policy().name == "float32"
 
 
 def test_float16_features_reach_the_head_as_float32_batches_in_the_splits_rows(tmp_path):

@@ -81,7 +81,8 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
         "data",
         "features",
     }
-    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree"}
+    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree", "computed_in"}
+    assert metrics["cnn"]["computed_in"] in ("float32", "bfloat16")
     assert metrics["elsewhere"] == {"set": "none"}  # as SMALL_PARAMS set it
 
 

@@ -115,7 +115,7 @@ def test_extract_features_never_reads_epochs_or_head(dvc_stages):
             "float64",
             "params.yaml: backbone.feature_dtype must be float16 or float32, got 'float64'",
         ),
-        ("backbone.precision", "int8", "params.yaml: backbone.precision must be float32 or bfloat16, got 'int8'"),
+        ("backbone.precision", "int8", "params.yaml: backbone.precision must be float32 or bfloat16 or auto, got 'int8'"),
         (
             "cnn.batch_size",
             0,
@@ -160,7 +160,7 @@ def test_an_unknown_key_under_a_section_is_named_with_the_known_ones(defaults):
         params.check(defaults, ["epochs"])
     assert (
         str(error.value) == "params.yaml: unknown key cnn.learning_rat; did you mean 'learning_rate'? "
-        "cnn takes batch_size, learning_rate, augment, stroke, blur, stroke_reach, stretch, elastic"
+        "cnn takes batch_size, learning_rate, augment, stroke, blur, stroke_reach, stretch, elastic, precision"
     )
 
 

@@ -7,14 +7,10 @@ import keras
 import numpy as np
 from keras import layers
 
-from mnist_transfer.backbones import cpu
 from mnist_transfer.core import catalog, digits
 from mnist_transfer.core.errors import InputError
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
-
-# Each `backbone.precision` as a Keras dtype policy: the weights stay float32.
-POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
 
 # ImageNet's mean pixel and sd per channel, as Keras' `imagenet_utils.preprocess_input` uses them.
 IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
@@ -39,23 +35,11 @@ def scaling_layer(scaling: str) -> layers.Layer:
     raise ValueError(f"unknown scaling {scaling!r}")
 
 
-def check_precision(precision: str) -> None:
-    """bfloat16 only where the hardware computes it: emulated, it would be slower than float32."""
-    if precision == "bfloat16" and not cpu.flags() & set(catalog.BFLOAT16_FLAGS):
-        import tensorflow as tf
-
-        if not tf.config.list_physical_devices("GPU"):
-            raise InputError(
-                f"backbone.precision bfloat16 needs a GPU or a CPU with {' or '.join(catalog.BFLOAT16_FLAGS)}, and "
-                "this machine has neither; use float32"
-            )
-
-
 def computing_in(conv_base: keras.Model, precision: str) -> keras.Model:
     """`conv_base` with its convolutions computed in `precision`, the same weights."""
     if precision == "float32":
         return conv_base
-    policy = POLICIES[precision]
+    policy = catalog.KERAS_POLICIES[precision]
     clone = keras.models.clone_model(
         conv_base, clone_function=lambda layer: layer.__class__.from_config({**layer.get_config(), "dtype": policy})
     )

@@ -5,6 +5,8 @@ stages read it before TensorFlow loads. A new backbone is one entry in BACKBONES
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_transfer.core import cpu
+
 
 @dataclass(frozen=True)
 class Model:
@@ -91,9 +93,21 @@ OWN_SCALING = "imagenet"  # the backbone's own, whichever of SCALINGS that is
 
 # How the features are stored (`backbone.feature_dtype`): float16 halves disk and memory.
 FEATURE_DTYPES = ("float16", "float32")
-# What the convolutions compute in (`backbone.precision`); bfloat16 needs hardware that has it.
-PRECISIONS = ("float32", "bfloat16")
-BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+# What a model computes in (`backbone.precision`, `cnn.precision`); bfloat16 needs hardware that
+# has it. auto: bfloat16 where the CPU has one of cpu.BFLOAT16_FLAGS, float32 elsewhere (the rule and
+# its 10-seed evidence: docs/benchmark.md#bfloat16-where-the-cpu-has-it).
+AUTO = "auto"
+PRECISIONS = ("float32", "bfloat16", AUTO)
+# Each precision as a Keras dtype policy: the weights stay float32, the products are bfloat16.
+KERAS_POLICIES = {"float32": "float32", "bfloat16": "mixed_bfloat16"}
+
+
+def precision(chosen: str) -> str:
+    """What `chosen` (one of PRECISIONS) computes in on this machine."""
+    if chosen != AUTO:
+        return chosen
+    return "bfloat16" if cpu.computes_bfloat16() else "float32"
+
 
 BACKBONES = {
     "vgg16": Backbone(
@@ -212,14 +226,15 @@ def scaling(name: str, preprocess: str) -> str:
 
 
 def resolved(settings: dict) -> dict:
-    """The `backbone` params with null resolved to what it means for their backbone, and
-    the scaling that `preprocess` names beside them."""
+    """The `backbone` params with null resolved to what it means for their backbone, auto
+    to what this machine computes in, and the scaling that `preprocess` names beside them."""
     name = settings["name"]
     return {
         **settings,
         "layer": cut(name, settings["layer"]),
         "input_size": input_size(name, settings["input_size"]),
         "scaling": scaling(name, settings["preprocess"]),
+        "precision": precision(settings["precision"]),
     }
 
 

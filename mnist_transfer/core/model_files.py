@@ -63,6 +63,11 @@ def load(path: Path) -> keras.Model:
     return keras.models.load_model(path, safe_mode=True)
 
 
+def computes_in(model: keras.Model) -> str:
+    """bfloat16 where any of `model`'s layers computes in it, else float32."""
+    return "bfloat16" if any(layer.compute_dtype == "bfloat16" for layer in model.layers) else "float32"
+
+
 def load_statistics(path: Path) -> dict[str, np.ndarray]:
     """The per-channel statistics that train_head keeps for the digits from elsewhere."""
     try:

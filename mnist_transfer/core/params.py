@@ -102,6 +102,7 @@ SCHEMA: dict[str, Rule] = {
     "cnn.stroke_reach": whole_number(1, 4, "a stroke of MNIST's is about 3 pixels wide"),
     "cnn.stretch": boolean(),
     "cnn.elastic": boolean(),
+    "cnn.precision": one_of(catalog.PRECISIONS),
     "backbone.name": catalog_name(),
     "backbone.weights": name_or_existing_path(BACKBONE_WEIGHTS, "no-top weights file of backbone.name", folders=False),
     "backbone.layer": null_or(Rule("one of the backbone's layers", lambda v: isinstance(v, str)), "the last"),

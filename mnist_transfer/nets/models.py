@@ -3,18 +3,31 @@ writes: raw uint8 28x28 digits, or the backbone's features."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 from keras import layers
 
-from mnist_transfer.core import augmentation, digits
+from mnist_transfer.core import augmentation, catalog, digits
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
 CLASSES = 10
+
+
+@contextlib.contextmanager
+def computing_in(precision: str) -> Iterator[None]:
+    """Layers built inside compute in `precision` (float32 or bfloat16; weights float32)."""
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(catalog.KERAS_POLICIES[precision])
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(before)
 
 
 def cnn(
@@ -24,12 +37,14 @@ def cnn(
     stretch: bool = False,
     elastic: bool = False,
     stroke_reach: int = 1,
+    precision: str = "float32",
 ) -> keras.Model:
     """The Kaggle kernel's CNN: [[Conv2D->relu]*2 -> MaxPool2D -> Dropout]*2 -> Flatten ->
     Dense -> Dropout -> Out, taking raw digits. `augment` adds the kernel's augmentation,
     `stroke` and `blur` a random stroke width (edges moved up to `stroke_reach` pixels) and
     blur, `stretch` and `elastic` a random width and an elastic distortion; Keras applies
-    them in training only."""
+    them in training only. Its layers from the first convolution on compute in `precision`;
+    the probabilities come out in float32."""
     raw = digits.keras_input()
     x = layers.Rescaling(1 / 255)(raw)
     x = layers.Reshape((*digits.SHAPE, 1))(x)
@@ -38,15 +53,17 @@ def cnn(
     )
     for augment_layer in chosen:
         x = augment_layer(x)
-    for filters, kernel in ((32, 5), (64, 3)):
-        x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
-        x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
-        x = layers.MaxPool2D(2, strides=2)(x)
-        x = layers.Dropout(0.25)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dense(256, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    return keras.Model(raw, layers.Dense(CLASSES, activation="softmax")(x), name="cnn")
+    with computing_in(precision):
+        for filters, kernel in ((32, 5), (64, 3)):
+            x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+            x = layers.Conv2D(filters, kernel, padding="same", activation="relu")(x)
+            x = layers.MaxPool2D(2, strides=2)(x)
+            x = layers.Dropout(0.25)(x)
+        x = layers.Flatten()(x)
+        x = layers.Dense(256, activation="relu")(x)
+        x = layers.Dropout(0.5)(x)
+    # Softmax and the loss in float32, as Keras' mixed-precision guide advises.
+    return keras.Model(raw, layers.Dense(CLASSES, activation="softmax", dtype="float32")(x), name="cnn")
 
 
 def head(

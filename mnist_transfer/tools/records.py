@@ -22,8 +22,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from mnist_transfer.backbones import cpu
-from mnist_transfer.core import atomic, params, paths
+from mnist_transfer.core import atomic, cpu, params, paths
 from mnist_transfer.core.errors import InputError
 
 RUNS = Path("metrics/runs")
