@@ -22,7 +22,7 @@ def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
     up to `backbone.layer`."""
     made = catalog.made_with(settings)
     conv_base, _ = pretrained.conv_base(settings["name"], settings["weights"], made["input_size"])
-    model = extraction.feature_extractor(conv_base, made["scaling"], made["layer"], settings["precision"])
+    model = extraction.feature_extractor(conv_base, made["scaling"], made["layer"], made["precision"])
     return model, model.get_layer(f"{conv_base.name}_to_{made['layer']}")
 
 

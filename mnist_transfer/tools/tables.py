@@ -16,6 +16,7 @@ command that measures them again. A rerun's record replaces a transcribed one.
 """
 
 import argparse
+import itertools
 import json
 import re
 import sys
@@ -153,6 +154,61 @@ def at_the_defaults() -> str:
     )
 
 
+# The precision decision (docs/benchmark.md): float32, then bfloat16 features, then the CNN
+# trained in bfloat16 on them too; each step judged against the step before it.
+PRECISION = "precision"
+PRECISION_STEPS = {
+    "float32": {},
+    "bfloat16 features": {"backbone.precision": "bfloat16"},
+    "bfloat16 features and CNN": {"backbone.precision": "bfloat16", "cnn.precision": "bfloat16"},
+}
+# Which models' means each step is judged on (the rule written before the runs).
+PRECISION_JUDGED = {"bfloat16 features": ("transfer", "combined"), "bfloat16 features and CNN": ("cnn", "combined")}
+
+
+def precision_decision() -> str:
+    """docs/benchmark.md: each model over seeds at each precision step, the paired per-seed
+    change from the step before, and whether the rule holds (|mean change| < the earlier sd)."""
+    runs, made = run_record(PRECISION)
+    by_step = {
+        step: runs[runs["settings"] == records.settings_text(settings)].set_index("seed").sort_index()
+        for step, settings in PRECISION_STEPS.items()
+    }
+    steps = list(PRECISION_STEPS)
+    rows, verdicts = [], {}
+    for scored in metrics.SCORED:
+        key = metrics.key(scored, metrics.ACCURACY)
+        row = [study.MODEL_TITLES[scored], mean_sd(by_step[steps[0]][key], percent=True, digits=2)]
+        for before, after in itertools.pairwise(steps):
+            paired = (by_step[after][key] - by_step[before][key]).dropna()
+            sd_before = by_step[before][key].std(ddof=1)
+            judged = scored in PRECISION_JUDGED[after]
+            holds = abs(paired.mean()) < sd_before
+            if judged:
+                verdicts.setdefault(after, []).append(holds)
+            verdict = f"{'within' if holds else 'beyond'} {100 * sd_before:.2f}" if judged else "not judged"
+            row += [
+                mean_sd(by_step[after][key], percent=True, digits=2),
+                f"{mean_sd(paired * 100, digits=2, extremes=True, signed=True)} points ({verdict})",
+            ]
+        rows.append(row)
+    columns = ["test accuracy, 10,000 digits", f"float32, {seeds_of(by_step[steps[0]].reset_index())}"]
+    for before, after in itertools.pairwise(steps):
+        columns += [after, f"change from {before}, paired by seed (against its sd)"]
+    decided = "; ".join(
+        f"{step}: {'adopted, `auto`' if all(held) else 'an option only'}" for step, held in verdicts.items()
+    )
+    return (
+        markdown(columns, rows)
+        + "\n\n"
+        + caption(
+            f"Decision by the rule above: {decided}. Record: {provenance(PRECISION, made)}. To measure it "
+            f"again: `make sweep RECORD={PRECISION}`, then the same with `SET='backbone.precision=bfloat16'` and "
+            "with `SET='backbone.precision=bfloat16 cnn.precision=bfloat16'`."
+        )
+    )
+
+
 def bench_source(record: dict) -> str:
     return (
         f"`{BENCH / (record['part'] + '.json')}`, commit {record['commit'][:7]}, "
@@ -256,6 +312,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "the-two-commands": bench_rows("make-test", "make-repro"),
     "training": bench_rows("training"),
     "gpu-bfloat16": gpu_bfloat16,
+    "precision-decision": precision_decision,
     "stroke-widths": bench_table("stroke-widths"),
     "framing-on-mnist": bench_table("framing-on-mnist"),
     "adaptation": study_table("adaptation"),
