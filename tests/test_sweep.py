@@ -20,7 +20,7 @@ import yaml
 from mnist_transfer.core.errors import InputError
 from mnist_transfer.tools import records
 from mnist_transfer.tools import sweep as sweep_module
-from tests.conftest import BIN, commit_all, copy_project, dvc, git, run, set_params
+from tests.conftest import BIN, ROOT, commit_all, copy_project, dvc, git, run, set_params
 
 # One epoch: these tests are about the sweep, not about what the models learn.
 QUICK = ("-S", "epochs=1")
@@ -91,6 +91,26 @@ def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_co
     assert result.stdout.strip().splitlines() == [
         "error: sweep: params.yaml has uncommitted changes; the workers run commits only: commit first"
     ]
+
+
+APPENDER = """
+import sys
+from pathlib import Path
+from mnist_transfer.tools import records
+for row in range(int(sys.argv[3])):
+    records.append(Path(sys.argv[1]), [{"writer": sys.argv[2], "row": row, "metrics": {}, "padding": "x" * 4000}])
+"""
+
+
+def test_two_processes_appending_to_one_record_at_once_lose_no_row(tmp_path):
+    record, rows = tmp_path / "runs" / "both.jsonl", 150
+    writers = [
+        subprocess.Popen([sys.executable, "-c", APPENDER, str(record), name, str(rows)], cwd=ROOT) for name in "ab"
+    ]
+    assert [writer.wait(timeout=300) for writer in writers] == [0, 0]
+    written = [yaml.safe_load(line) for line in record.read_text().splitlines()]
+    for name in "ab":
+        assert [row["row"] for row in written if row["writer"] == name] == list(range(rows))
 
 
 def test_the_record_a_study_appends_to_does_not_stop_its_next_sweep(tmp_path, monkeypatch):

@@ -129,7 +129,9 @@ def screenshot(page: Path, png: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         shot = Path(folder) / "page.png"
         size = f"--window-size={SCREENSHOT_SIZE[0]},{SCREENSHOT_SIZE[1]}"
-        command = [chromium, *OFFLINE_CHROMIUM, size, f"--screenshot={shot}", page.resolve().as_uri()]
+        # A profile of its own: two screenshots at once (tests side by side) share no lock.
+        profile = f"--user-data-dir={Path(folder) / 'profile'}"
+        command = [chromium, *OFFLINE_CHROMIUM, profile, size, f"--screenshot={shot}", page.resolve().as_uri()]
         subprocess.run(command, capture_output=True, timeout=120, check=False)
         if not shot.is_file():
             raise InputError(f"chromium took no screenshot of {page}")

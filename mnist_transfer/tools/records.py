@@ -10,6 +10,7 @@ so a sweep cut short keeps what it measured.
 """
 
 import csv
+import fcntl
 import json
 import os
 import platform
@@ -153,10 +154,17 @@ def differing(settings: Iterable[str]) -> dict:
 
 
 def append(path: Path, rows: Iterable[Mapping]) -> None:
-    """Add rows to a record, each one line; the file is replaced whole, so a reader never sees half a line."""
-    lines = path.read_text() if path.exists() else ""
-    lines += "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
-    atomic.write_text(path, lines)
+    """Add rows to a record, each one line; the file is replaced whole, so a reader never sees
+    half a line, and under a lock on its folder, so two sweeps appending at once lose no row."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        lines = path.read_text() if path.exists() else ""
+        lines += "".join(json.dumps(row, sort_keys=True) + "\n" for row in rows)
+        atomic.write_text(path, lines)
+    finally:
+        os.close(folder)  # and with it the lock
 
 
 def read(path: Path) -> list[dict]:
