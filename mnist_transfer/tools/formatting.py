@@ -21,4 +21,6 @@ def mean_sd(
     if len(values) == 1 or round(values.std(ddof=1), digits) == 0:
         return f"{mean}{unit}"
     shown = f"{mean} ± {values.std(ddof=1):.{digits}f}{unit}"
-    return shown + (f" ({values.min():.{digits}f}-{values.max():.{digits}f})" if extremes else "")
+    # A change's range can start below zero: "to" keeps its minus sign from reading as a dash.
+    between = " to " if signed else "-"
+    return shown + (f" ({values.min():.{digits}f}{between}{values.max():.{digits}f})" if extremes else "")

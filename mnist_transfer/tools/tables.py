@@ -196,7 +196,7 @@ def precision_decision() -> str:
     for before, after in itertools.pairwise(steps):
         columns += [after, f"change from {before}, paired by seed (against its sd)"]
     decided = "; ".join(
-        f"{step}: {'adopted, `auto`' if all(held) else 'an option only'}" for step, held in verdicts.items()
+        f"{step}: {'adopted, `auto`' if all(verdicts[step]) else 'an option only'}" for step in PRECISION_JUDGED
     )
     return (
         markdown(columns, rows)
