@@ -115,7 +115,11 @@ def test_extract_features_never_reads_epochs_or_head(dvc_stages):
             "float64",
             "params.yaml: backbone.feature_dtype must be float16 or float32, got 'float64'",
         ),
-        ("backbone.precision", "int8", "params.yaml: backbone.precision must be float32 or bfloat16 or auto, got 'int8'"),
+        (
+            "backbone.precision",
+            "int8",
+            "params.yaml: backbone.precision must be float32 or bfloat16 or auto, got 'int8'",
+        ),
         (
             "cnn.batch_size",
             0,
