@@ -55,7 +55,7 @@ $(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
 	touch $@
 
 $(PLOTS_TEMPLATE): $(INSTALLED)
-	$(BIN)/python -m mnist_transfer.tools.offline_plots template
+	$(BIN)/python -m mnist_transfer.publishing.offline_plots template
 
 repro: setup
 	PATH="$(BIN):$$PATH" dvc repro
@@ -69,8 +69,8 @@ lint: setup
 # The charts of `dvc plots show` as PNGs in metrics/plots/, and a screenshot of its page
 # opened with no network (needs chromium), from this workspace's outputs.
 plots: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.offline_plots pngs
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.offline_plots screenshot
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.publishing.offline_plots pngs
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.publishing.offline_plots screenshot
 
 bench: setup
 	PATH="$(BIN):$$PATH" python -m bench
@@ -86,13 +86,13 @@ SCHEDULER ?=
 GIT_REMOTE ?=
 RECORD ?=
 sweep: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.sweep --seeds '$(SEEDS)' -j $(JOBS) $(foreach s,$(SET),-S $(s)) \
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.experiments.sweep --seeds '$(SEEDS)' -j $(JOBS) $(foreach s,$(SET),-S $(s)) \
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(GIT_REMOTE),--git-remote $(GIT_REMOTE)) \
 		$(if $(RECORD),--record $(RECORD))
 
 summary: setup
-	PATH="$(BIN):$$PATH" python -m mnist_transfer.tools.summary $(if $(RECORD),--record $(RECORD))
+	PATH="$(BIN):$$PATH" python -m mnist_transfer.experiments.summary $(if $(RECORD),--record $(RECORD))
 
 # `make tables`: every results table in README.md and docs/ written again from metrics/.
 tables: setup
-	$(BIN)/python -m mnist_transfer.tools.tables
+	$(BIN)/python -m mnist_transfer.publishing.tables

@@ -8,7 +8,6 @@ import numpy as np
 
 from bench.timing import best_of
 from mnist_transfer.core import cpu
-from mnist_transfer.tools import records
 
 MATMUL_N = 4096
 
@@ -32,7 +31,7 @@ def fma_limit_gflops() -> tuple[float, str]:
 
 
 def flops_per_cycle() -> int:
-    return fma_flops_per_cycle(cpu.info().get("vendor_id", ""), records.flags())
+    return fma_flops_per_cycle(cpu.info().get("vendor_id", ""), cpu.speed_flags())
 
 
 def tensorflow_matmul_gflops() -> float:
@@ -58,7 +57,7 @@ def describe() -> str:
     info = cpu.info()
     return (
         f"{info.get('model name', platform.processor())} ({info.get('vendor_id', '?')}), {os.cpu_count()} cores, "
-        f"flags: {', '.join(records.flags()) or 'none of ' + ', '.join(records.FLAGS)}; "
+        f"flags: {', '.join(cpu.speed_flags()) or 'none of ' + ', '.join(cpu.SPEED_FLAGS)}; "
         f"TensorFlow {tf.__version__}, NumPy {np.__version__}"
     )
 

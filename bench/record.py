@@ -1,11 +1,11 @@
 """A benchmark's figures as a record under metrics/bench/, committed beside the docs that
-quote them (tools.records.Recording): what ran, on which commit and machine, how long, and
+quote them (experiments.records.Recording): what ran, on which commit and machine, how long, and
 whether the cores were busy with something else when it started."""
 
 import sys
 from pathlib import Path
 
-from mnist_transfer.tools import records
+from mnist_transfer.experiments import records
 
 
 class Recording(records.Recording):

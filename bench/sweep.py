@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from bench.record import Recording
-from mnist_transfer.tools import sweep_task
+from mnist_transfer.experiments import sweep_task
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = 6
@@ -53,7 +53,9 @@ def small_project(folder: Path) -> Path:
 
 def dask_sweep(clone: Path) -> tuple[float, int]:
     started = time.monotonic()
-    output = sh([sys.executable, "-m", "mnist_transfer.tools.sweep", "--seeds", f"range(0,{SEEDS})", "-j", "2"], clone)
+    output = sh(
+        [sys.executable, "-m", "mnist_transfer.experiments.sweep", "--seeds", f"range(0,{SEEDS})", "-j", "2"], clone
+    )
     return time.monotonic() - started, int(re.search(r"extract_features ran (\d+) time", output)[1])
 
 

@@ -1,10 +1,5 @@
-"""evaluate: both models on the 10,000 test images and on the digits from elsewhere (the
-CNN from the images, the transfer model's head from the cached features; those from
-elsewhere also on their held-out half, splits.halves' second), and the two
-combined (the mean of their probabilities; the head reads the digits from elsewhere with
-the statistics train_head kept for them): Kaggle-format predictions, the data for the
-confusion matrices, metrics/evaluate.json with the blog's counts and where the data and
-the backbone's weights came from, and metrics/per_class.json."""
+"""evaluate: both models and the two combined on MNIST's test digits and the digits from
+elsewhere: predictions, confusion data, metrics/evaluate.json and metrics/per_class.json."""
 
 import json
 

@@ -1,10 +1,5 @@
-"""extract_features: the frozen backbone (`backbone.name`), up to `backbone.layer`, run
-once over every prepared image (never over a split: the features belong to the images),
-batch by batch, written to data/features/{train,test}.npy as it goes (one row per image,
-in image order), with a record of the weights and layer that made them, and the frozen
-extractor itself (data/features/extractor.keras), stored here once for every head. With
-`backbone.views: K`, also the features of K augmented views of each training image
-(data/features/views.npy, view v of image i at row v x n + i), for the head to train on."""
+"""extract_features: the frozen backbone run once over every prepared image (never a split),
+its features and their record in data/features/, with the extractor stored once for every head."""
 
 import time
 

@@ -1,9 +1,5 @@
-"""train_head: the blog's dense head on the cached backbone features (never on images,
-never running the backbone), self-trained on the features of the digits from elsewhere
-without their labels where `adapt` says so, saved as data/models/head.keras, with its curves
-and the statistics it reads the digits from elsewhere with (data/models/head_elsewhere.npz:
-their own, with adapt.normalize). The frozen backbone is not stored again: it lies once beside
-the features that it made (data/features/extractor.keras), and `predict` puts the two together."""
+"""train_head: the blog's dense head on the cached features (never the backbone), saved as
+data/models/head.keras with its curves and its statistics for the digits from elsewhere."""
 
 import json
 import math
@@ -14,8 +10,6 @@ from mnist_transfer.core import atomic, catalog, params, paths
 from mnist_transfer.core.cost import Cost
 from mnist_transfer.core.errors import InputError, run_stage
 
-# What the features record of how they were made, and the params that must still say so.
-FEATURES_MADE_WITH = ("name", "weights", "layer", "input_size", "preprocess", "precision", "views")
 ADAPT_BATCH = 1024  # rows per step while the Normalization layer learns the features' statistics
 # The first Dense layer's weights: with their gradients and RMSprop's state, about 3 GiB.
 FIRST_LAYER_WEIGHTS_MAX = 2**28
@@ -29,8 +23,9 @@ def check_features_match(settings: dict, record: dict) -> None:
     made_with = {"views": 0, **record}
     if "weights" not in record:
         made_with.update(name="vgg16", weights=record["name"])
-    for key in FEATURES_MADE_WITH:
-        made = made_with[key]
+    # Of what made the features (catalog.MADE_WITH), what train_head's params say: not how they are stored.
+    for key in (key for key in catalog.MADE_WITH if key in wanted):
+        made = made_with.get(key)
         if made != wanted[key]:
             raise InputError(
                 f"{paths.FEATURES_WEIGHTS}: the features were made with backbone.{key} {made!r}, params.yaml "

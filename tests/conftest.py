@@ -98,15 +98,13 @@ def stages_run(output: str) -> set[str]:
 
 def set_params(repo: Path, changes: dict[str, object]) -> None:
     """Set dotted keys of the repo's params.yaml."""
+    from mnist_transfer.core import params
+
     path = repo / "params.yaml"
-    params = yaml.safe_load(path.read_text())
+    values = yaml.safe_load(path.read_text())
     for key, value in changes.items():
-        holder = params
-        *sections, last = key.split(".")
-        for section in sections:
-            holder = holder[section]
-        holder[last] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+        params.set_dotted(values, key, value)
+    path.write_text(yaml.safe_dump(values, sort_keys=False))
 
 
 def sha256(path: Path) -> str:

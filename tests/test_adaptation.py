@@ -14,7 +14,7 @@ from mnist_transfer.core import augmentation, determinism, model_files, paths, s
 from mnist_transfer.core.errors import InputError
 from mnist_transfer.data import elsewhere, framing, strokes
 from mnist_transfer.nets import adaptation, models, training
-from mnist_transfer.tools import strokes as strokes_tool
+from mnist_transfer.publishing import strokes as strokes_tool
 from tests.conftest import dvc, set_params, stages_run
 
 

@@ -100,7 +100,16 @@ def tiny(include_top: bool, weights: str | None, input_shape: tuple[int, int, in
 def test_a_new_backbone_is_one_catalog_entry(pipeline_copy, monkeypatch):
     from stages import extract_features, train_head
 
-    entry = catalog.Backbone("Tiny", "tests.test_catalog:tiny", "tf", 16, 20, ("tiny_pool2", "tiny_pool1"), {}, None)
+    entry = catalog.Backbone(
+        title="Tiny",
+        builder="tests.test_catalog:tiny",
+        scaling="tf",
+        min_size=16,
+        default_size=20,
+        cuts=("tiny_pool2", "tiny_pool1"),
+        gflop={},
+        packaged=None,
+    )
     monkeypatch.setitem(catalog.BACKBONES, "tiny", entry)
     monkeypatch.chdir(pipeline_copy)
     set_params(pipeline_copy, {"backbone.name": "tiny", "backbone.weights": "random", "backbone.input_size": None})

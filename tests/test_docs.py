@@ -331,7 +331,7 @@ SET ?=
 repro: setup
 \tdvc repro
 sweep:
-\tpython -m mnist_transfer.tools.sweep
+\tpython -m mnist_transfer.experiments.sweep
 $(VENV)/installed: requirements.txt
 \ttouch $@
 """
@@ -369,7 +369,7 @@ def test_prose_that_mentions_make_is_not_a_command():
 
 def test_a_missing_module_of_ours_is_caught():
     text = (
-        "```\n$ python -m mnist_transfer.tools.predict a.png\npython -m pytest -q\n```\n"
+        "```\n$ python -m mnist_transfer.commands.predict a.png\npython -m pytest -q\n```\n"
         "Also `python3 -m bench`, `python -m stages.train_head` and `python -m mnist_transfer.nosuch`.\n"
     )
     assert module_problems("x.md", text, ROOT) == [
@@ -383,7 +383,7 @@ def test_an_unknown_param_is_caught():
         "```bash\n"
         "dvc exp run -S epochs=3 -S 'seed=range(0,10)' -S head.nosuch=1\n"
         "make sweep SET='backbone.preprocess=caffe head.optimiser=adam' && dvc exp run -S ...\n"
-        "python -m mnist_transfer.tools.sweep --set-param=epoch=2 --set-param params.yaml:head.units=8\n"
+        "python -m mnist_transfer.experiments.sweep --set-param=epoch=2 --set-param params.yaml:head.units=8\n"
         "```\n"
         "`make sweep SET=epochs=3` and `-S backbone.layr=block3_pool`\n"
     )

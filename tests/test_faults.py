@@ -323,7 +323,7 @@ def test_saved_models_load_with_keras_safe_mode_on(pipeline, tmp_path):
     assert extractor.input_shape == (None, 28, 28)
     # VGG16 whole, in one file on request.
     exported = subprocess.run(
-        [sys.executable, "-m", "mnist_transfer.tools.export", "transfer", "-o", str(tmp_path / "vgg16.keras")],
+        [sys.executable, "-m", "mnist_transfer.commands.export", "transfer", "-o", str(tmp_path / "vgg16.keras")],
         cwd=pipeline,
         capture_output=True,
         text=True,

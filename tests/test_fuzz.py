@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from mnist_transfer.commands import predict
 from mnist_transfer.core.errors import InputError
 from mnist_transfer.data import mnist
-from mnist_transfer.tools import predict
 from tests.conftest import tiny_arrays, write_idx_folder
 
 settings.register_profile("suite", max_examples=150, deadline=None, derandomize=True)

@@ -1,5 +1,6 @@
 """The layout a newcomer relies on: `ls stages/` is the pipeline, `ls mnist_transfer/` is its
-architecture (one folder per reason a stage reruns, core at the bottom, tools apart), and each
+architecture (one folder per reason a stage reruns, core at the bottom; experiments,
+publishing and the user's commands apart, one folder a job), and each
 stage's code deps in dvc.yaml cover every project module it imports and name no folder it
 does not use."""
 
@@ -20,8 +21,12 @@ LAYERS = {
     "backbones": {"core"},
     "nets": {"core"},
     "report": {"core"},
-    "tools": {"core", "data", "backbones", "nets", "report"},
+    # What no stage imports, one folder a job.
+    "experiments": {"core", "data", "backbones", "nets", "report"},
+    "commands": {"core", "data", "backbones", "nets", "report"},
+    "publishing": {"core", "data", "backbones", "nets", "report", "experiments"},
 }
+APART = {"experiments", "publishing", "commands"}
 
 
 def module_file(name: str) -> Path | None:
@@ -131,8 +136,17 @@ def test_imports_between_folders_point_down_only():
 def test_no_stage_imports_a_tool_or_another_stage():
     for stage in _stage_files():
         closure = import_closure(ROOT / "stages" / f"{stage}.py")
-        assert not [p for p in closure if "tools" in p.parts], stage
+        assert not [p for p in closure if APART & set(p.relative_to(ROOT).parts)], stage
         assert not [p for p in closure if p.parent.name == "stages" and p.stem not in {stage, "__init__"}], stage
+
+
+def test_bench_imports_library_code_only():
+    """The benchmark measures the library: no user command, no publishing, no command-line module."""
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        closure = import_closure(path) - {path}
+        ours = [p for p in closure if p.relative_to(ROOT).parts[0] == "mnist_transfer"]
+        assert not [p for p in ours if {"commands", "publishing"} & set(p.parts)], path
+        assert not [p for p in ours if 'if __name__ == "__main__"' in p.read_text()], path
 
 
 def test_every_stage_declares_the_code_it_imports_and_only_folders_it_uses():

@@ -72,7 +72,7 @@ def plotted(pipeline, tmp_path_factory) -> Path:
     """A copy of the reproduced pipeline with the offline template written, as `make setup` writes it."""
     repo = tmp_path_factory.mktemp("plots") / "repo"
     shutil.copytree(pipeline, repo, symlinks=True)
-    result = run([sys.executable, "-m", "mnist_transfer.tools.offline_plots", "template"], repo)
+    result = run([sys.executable, "-m", "mnist_transfer.publishing.offline_plots", "template"], repo)
     assert "offline_plots: .dvc/offline_plots.html" in result.stdout
     return repo
 
@@ -108,7 +108,7 @@ def test_dvcs_own_page_stays_blank_with_no_network(plotted, tmp_path):
 
 def test_the_charts_come_out_as_pngs(plotted):
     shutil.rmtree(plotted / "metrics/plots")  # the committed ones, of the full run
-    result = run([sys.executable, "-m", "mnist_transfer.tools.offline_plots", "pngs"], plotted)
+    result = run([sys.executable, "-m", "mnist_transfer.publishing.offline_plots", "pngs"], plotted)
     written = sorted(p.name for p in (plotted / "metrics/plots").iterdir())
     # No digits from elsewhere in this pipeline (SMALL_PARAMS), so no charts of them.
     assert written == [

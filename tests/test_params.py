@@ -23,11 +23,7 @@ def dvc_stages() -> dict:
 
 def with_value(defaults: dict, key: str, value: object) -> dict:
     changed = copy.deepcopy(defaults)
-    holder = changed
-    *sections, last = key.split(".")
-    for section in sections:
-        holder = holder[section]
-    holder[last] = value
+    params.set_dotted(changed, key, value)
     return changed
 
 
@@ -37,19 +33,11 @@ def test_the_committed_params_pass(defaults):
     assert checked["backbone"]["weights"] == "imagenet"
 
 
-def dotted_keys(mapping: dict, prefix: str = ""):
-    for key, value in mapping.items():
-        if isinstance(value, dict):
-            yield from dotted_keys(value, f"{prefix}{key}.")
-        else:
-            yield f"{prefix}{key}"
-
-
 def test_every_key_in_params_yaml_is_declared_by_some_stage(defaults, dvc_stages, monkeypatch):
     monkeypatch.chdir(ROOT)
     declared = {key for name in dvc_stages for key in params.declared_params(name)}
-    assert set(dotted_keys(defaults)) <= declared
-    assert set(dotted_keys(defaults)) == set(params.SCHEMA)
+    assert set(params.dotted(defaults)) <= declared
+    assert set(params.dotted(defaults)) == set(params.SCHEMA)
 
 
 def test_a_stage_gets_only_what_dvc_yaml_declares(monkeypatch):

@@ -159,13 +159,15 @@ def test_a_new_seed_is_a_new_split_and_never_runs_vgg16_again(pipeline_copy):
 
 
 def test_a_summary_with_no_experiments_is_one_line(pipeline_copy):
-    result = run([sys.executable, "-m", "mnist_transfer.tools.summary"], pipeline_copy, check=False)
+    result = run([sys.executable, "-m", "mnist_transfer.experiments.summary"], pipeline_copy, check=False)
     assert result.returncode == 2
     assert result.stdout.strip().splitlines() == [
         "error: no finished experiments in this repository (0 unfinished or failed); run some first, "
         "e.g. dvc exp run --queue -S 'seed=range(0,3)' && dvc queue start -j 2"
     ]
-    result = run([sys.executable, "-m", "mnist_transfer.tools.summary", "--rev", "nosuch"], pipeline_copy, check=False)
+    result = run(
+        [sys.executable, "-m", "mnist_transfer.experiments.summary", "--rev", "nosuch"], pipeline_copy, check=False
+    )
     assert result.returncode == 2
     assert result.stdout.strip().splitlines() == ["error: dvc exp show --rev nosuch: unknown Git revision 'nosuch'"]
 

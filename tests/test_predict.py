@@ -14,7 +14,8 @@ import pandas as pd
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist_transfer.tools import predict as predict_module
+from mnist_transfer.commands import predict as predict_module
+from mnist_transfer.core import model_files
 from tests.conftest import SMALL_TEST, system_file
 from tests.test_framing import as_users_send_it
 
@@ -25,9 +26,9 @@ FONT_FACES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansMono.ttf", "De
 
 
 def predict(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    """`python -m mnist_transfer.tools.predict` as a user runs it in `repo`, stdout and stderr apart."""
+    """`python -m mnist_transfer.commands.predict` as a user runs it in `repo`, stdout and stderr apart."""
     return subprocess.run(
-        [sys.executable, "-m", "mnist_transfer.tools.predict", *args],
+        [sys.executable, "-m", "mnist_transfer.commands.predict", *args],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -62,12 +63,11 @@ def kaggle_csv(path: Path, digits: np.ndarray, labels: np.ndarray | None = None)
 
 
 def test_the_transfer_model_whole_predicts_what_its_head_does_on_the_cached_features(pipeline, test_set):
-    from mnist_transfer.core import model_files
 
     digits, _ = test_set
-    whole = predict_module.classifiers(
-        ["transfer"], pipeline / "data/models", pipeline / "data/features/extractor.keras"
-    )["transfer"]
+    whole = model_files.classifiers(["transfer"], pipeline / "data/models", pipeline / "data/features/extractor.keras")[
+        "transfer"
+    ]
     head = model_files.load(pipeline / "data/models/head.keras")
     features = np.load(pipeline / "data/features/test.npy")
     assert whole.input.dtype == "uint8" and tuple(whole.input.shape) == (None, 28, 28)
@@ -81,8 +81,8 @@ def test_the_transfer_model_whole_predicts_what_its_head_does_on_the_cached_feat
 def test_read_as_the_digits_from_elsewhere_the_head_uses_the_statistics_kept_for_them(pipeline, test_set, tmp_path):
     digits, _ = test_set
     models, extractor = pipeline / "data/models", pipeline / "data/features/extractor.keras"
-    plain = predict_module.classifiers(["transfer"], models, extractor)["transfer"]
-    elsewhere = predict_module.classifiers(["transfer"], models, extractor, elsewhere=True)["transfer"]
+    plain = model_files.classifiers(["transfer"], models, extractor)["transfer"]
+    elsewhere = model_files.classifiers(["transfer"], models, extractor, elsewhere=True)["transfer"]
     # Without adapt.normalize, train_head keeps the identity's statistics: the same probabilities.
     np.testing.assert_allclose(elsewhere.predict(digits[:50], verbose=0), plain.predict(digits[:50], verbose=0))
     without = tmp_path / "models"

@@ -80,7 +80,7 @@ def ssh_server(tmp_path) -> Iterator[dict[str, str]]:
 
 
 def summary(repo: Path) -> pd.DataFrame:
-    output = run([sys.executable, "-m", "mnist_transfer.tools.summary", "--csv"], repo).stdout
+    output = run([sys.executable, "-m", "mnist_transfer.experiments.summary", "--csv"], repo).stdout
     return pd.read_csv(io.StringIO(output))
 
 
@@ -103,7 +103,9 @@ def test_a_sweep_split_across_three_machines_is_summarised_whole_on_any_clone(pi
 
     for name, seeds in (("first", "range(0,1)"), ("second", "range(1,2)")):
         clone = machine(name)
-        sweep = run([sys.executable, "-m", "mnist_transfer.tools.sweep", "--seeds", seeds, "-S", "epochs=1"], clone)
+        sweep = run(
+            [sys.executable, "-m", "mnist_transfer.experiments.sweep", "--seeds", seeds, "-S", "epochs=1"], clone
+        )
         assert "1 done, 0 failed" in sweep.stdout
         # The features came from the DVC remote: a seed never runs VGG16 again.
         assert "extract_features ran 0 times" in sweep.stdout

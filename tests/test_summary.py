@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mnist_transfer.tools import summary
+from mnist_transfer.experiments import summary
 from tests.conftest import ROOT
 
 
@@ -92,7 +92,7 @@ def test_whole_number_params_read_as_params_yaml_spells_them():
 
 
 def test_a_study_row_takes_the_runs_made_with_its_settings_and_the_defaults_elsewhere(monkeypatch):
-    from mnist_transfer.tools import records, study
+    from mnist_transfer.experiments import records, study
 
     monkeypatch.chdir(ROOT)
     made = [

@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from mnist_transfer.core.errors import InputError
-from mnist_transfer.tools import records
-from mnist_transfer.tools import sweep as sweep_module
+from mnist_transfer.experiments import records
+from mnist_transfer.experiments import sweep as sweep_module
 from tests.conftest import BIN, ROOT, commit_all, copy_project, dvc, git, run, set_params
 
 # One epoch: these tests are about the sweep, not about what the models learn.
@@ -27,7 +27,7 @@ QUICK = ("-S", "epochs=1")
 
 
 def sweep(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", "mnist_transfer.tools.sweep", *args], repo, check=check, timeout=1200)
+    return run([sys.executable, "-m", "mnist_transfer.experiments.sweep", *args], repo, check=check, timeout=1200)
 
 
 def sweep_lines(output: str) -> str:
@@ -96,7 +96,7 @@ def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_co
 APPENDER = """
 import sys
 from pathlib import Path
-from mnist_transfer.tools import records
+from mnist_transfer.experiments import records
 for row in range(int(sys.argv[3])):
     records.append(Path(sys.argv[1]), [{"writer": sys.argv[2], "row": row, "metrics": {}, "padding": "x" * 4000}])
 """
@@ -232,7 +232,7 @@ def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_expe
 
     args = ["--seeds", "range(0,4)", *QUICK, "--scheduler", dask_cluster["address"], "--git-remote", str(origin)]
     log = tmp_path / "sweep.log"
-    process = started([sys.executable, "-m", "mnist_transfer.tools.sweep", *args], pipeline_copy, log)
+    process = started([sys.executable, "-m", "mnist_transfer.experiments.sweep", *args], pipeline_copy, log)
     victim = dask_cluster["workers"]["worker-a"]
     deadline = time.monotonic() + 600
     while not running_a_point(victim):

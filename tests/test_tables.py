@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from mnist_transfer.core.errors import InputError
-from mnist_transfer.tools import tables
+from mnist_transfer.publishing import tables
 from tests.conftest import ROOT
 
 
@@ -74,7 +74,7 @@ def test_the_machine_is_named_from_the_record():
 
 
 def test_a_broken_run_record_is_one_line(tmp_path):
-    from mnist_transfer.tools import records
+    from mnist_transfer.experiments import records
 
     record = tmp_path / "runs.jsonl"
     good = {"settings": {}, "seed": 0, "metrics": {"cnn.accuracy": 0.9}}

@@ -1,10 +1,5 @@
 """What a handwritten digit may look like that MNIST's do not, as Keras layers that act in
-training only: the kernel's geometry (rotation, zoom, shifts), and what other scans and
-photos add, a bolder or thinner stroke and blur, and what other hands and scanners add, a
-digit stretched to fill its box and an elastic distortion. The CNN learns through them
-(`cnn.augment`, `cnn.stroke`, `cnn.blur`, `cnn.stretch`, `cnn.elastic`); the frozen backbone
-sees the kernel's, the stroke's and blur in the augmented views of the training digits
-(`backbone.views`)."""
+training only (`cnn.augment`, `stroke`, `blur`, `stretch`, `elastic`; `backbone.views`)."""
 
 import keras
 import numpy as np

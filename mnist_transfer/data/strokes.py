@@ -1,12 +1,5 @@
-"""Stroke width: measured per digit, and brought to MNIST's for digits written elsewhere.
-
-A digit's stroke width is its ink's area over its skeleton's length (pixels at least half
-ink; the skeleton by Zhang and Suen's thinning), so a long thin stroke and a short bold one
-are told apart whatever the digit's size. Digits that are not MNIST's (the UCI scans are bold
-and fill their box) are thinned or thickened to MNIST's median width at 4x the resolution,
-then framed again, so both models see strokes like the ones they were trained on. The widths
-of each set, per class: `python -m mnist_transfer.tools.strokes widths`.
-"""
+"""Stroke width, measured per digit (ink area over skeleton length), and brought to MNIST's for
+digits written elsewhere (data.strokes); docs/elsewhere.md says why."""
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -16,7 +9,7 @@ from mnist_transfer.data import framing
 
 INK_LEVEL = 128  # a pixel at least half ink counts as ink
 # MNIST's median stroke width over its 60,000 training digits, by `widths`
-# (`python -m mnist_transfer.tools.strokes widths`); the test digits' is 2.71.
+# (`python -m mnist_transfer.publishing.strokes widths`); the test digits' is 2.71.
 MNIST_WIDTH = 2.67
 # The 95th percentile of MNIST's training digits' widths (`widths` again): bolder strokes than
 # this are rare in MNIST, and `capped` thins only those.

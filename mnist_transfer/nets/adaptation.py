@@ -1,12 +1,5 @@
-"""Self-training on digits from elsewhere, without their labels (`adapt`): after MNIST, each
-round a model labels the unlabelled digits itself, takes the ones it is surest of in each
-class it predicts, and trains one epoch on them mixed with MNIST's own digits, so that it
-learns the new hand without forgetting the old one. With `adapt.normalize`, the head also
-reads them standardised by their own statistics rather than MNIST's (AdaBN's idea, on the
-features it takes).
-
-The schedule, the copies and the mix were chosen on the first half of the digits from
-elsewhere (splits.halves), with one seed, before any figure on the second half was reported."""
+"""Self-training on the digits from elsewhere without their labels (`adapt`): each round a model
+takes the unlabelled digits it is surest of in each class and trains on them mixed with MNIST's."""
 
 import keras
 import numpy as np

@@ -87,14 +87,6 @@ def head(
     return keras.Model(features, layers.Dense(CLASSES, activation="softmax")(x), name="head")
 
 
-def transfer(extractor: keras.Model, head: keras.Model) -> keras.Model:
-    """The transfer model as one classifier, as the CNN is: raw digits -> the frozen
-    backbone up to its layer (`extraction.feature_extractor`) -> the trained head -> ten
-    probabilities."""
-    raw = digits.keras_input()
-    return keras.Model(raw, head(extractor(raw)), name="transfer_classifier")
-
-
 OPTIMIZERS = {
     # The kernel's.
     "rmsprop": lambda learning_rate: keras.optimizers.RMSprop(learning_rate=learning_rate, rho=0.9, epsilon=1e-8),

@@ -33,11 +33,11 @@ def key(scored: str, metric: str) -> str:
 
 # What a summary of experiments shows; the first three every finished experiment has.
 SUMMARY = (
-    Figure(key("cnn", ACCURACY), True),
-    Figure(key("transfer", ACCURACY), True),
-    Figure(DISAGREEMENTS, False),
-    Figure(key(COMBINED, ACCURACY), True),
-    *(Figure(key(scored, ELSEWHERE_ACCURACY), True) for scored in SCORED),
-    *(Figure(key(scored, HELD_OUT_ACCURACY), True) for scored in SCORED),
+    Figure(key("cnn", ACCURACY), percent=True),
+    Figure(key("transfer", ACCURACY), percent=True),
+    Figure(DISAGREEMENTS, percent=False),
+    Figure(key(COMBINED, ACCURACY), percent=True),
+    *(Figure(key(scored, ELSEWHERE_ACCURACY), percent=True) for scored in SCORED),
+    *(Figure(key(scored, HELD_OUT_ACCURACY), percent=True) for scored in SCORED),
 )
 REQUIRED = tuple(figure.key for figure in SUMMARY[:3])

@@ -1,14 +1,8 @@
-"""A study: several configurations, each a seed sweep (mnist_transfer.tools.sweep) of the same
-params, and one Markdown table of them, each figure as mean ± sd over the seeds.
+"""A study: several configurations, each a seed sweep of the same params, into one record
+(metrics/runs/study-NAME.jsonl) and one table of mean ± sd over seeds.
 
-    python -m mnist_transfer.tools.study backbones            # run each configuration, then the table
-    python -m mnist_transfer.tools.study backbones --table    # the table of its record; run nothing
-    python -m mnist_transfer.tools.study elsewhere            # MNIST's test set and the digits from elsewhere
-    python -m mnist_transfer.tools.study adaptation           # their strokes made MNIST's, and self-training
-
-Each run is an ordinary DVC experiment on HEAD (`dvc exp show` lists them; they spread across
-machines as any sweep does, docs/experiments.md), and a row of the study's record,
-`metrics/runs/study-NAME.jsonl`: the table is made from the record, so any clone rebuilds it.
+    python -m mnist_transfer.experiments.study backbones           # run each configuration, then the table
+    python -m mnist_transfer.experiments.study backbones --table   # the table of its record; run nothing
 """
 
 import argparse
@@ -21,9 +15,9 @@ import pandas as pd
 
 from mnist_transfer.core import catalog
 from mnist_transfer.core.errors import run_stage
+from mnist_transfer.experiments import records, sweep
+from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
-from mnist_transfer.tools import records, sweep
-from mnist_transfer.tools.formatting import markdown, mean_sd
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,8 @@
-"""Every results table in README.md and docs/, made from the records under metrics/ and
-written between two markers, with a line under it naming its record:
+"""Every results table in README.md and docs/, written from its record under metrics/ between
+`<!-- table: NAME -->` and `<!-- end table -->` (docs/experiments.md, Records).
 
-    <!-- table: NAME -->
-    ...
-    <!-- end table -->
-
-    python -m mnist_transfer.tools.tables           # write every table from its record
-    python -m mnist_transfer.tools.tables --check   # exit 1, naming each table that differs
-
-Three kinds of record feed them: run records (metrics/runs/, a row per experiment, written by
-`sweep --record` and the studies), bench records (metrics/bench/, written by `python -m bench`),
-and transcribed records (metrics/transcribed/): tables measured before runs were recorded,
-whose experiments were not kept, copied cell by cell with where they were measured and the
-command that measures them again. A rerun's record replaces a transcribed one.
+    python -m mnist_transfer.publishing.tables           # write every table from its record
+    python -m mnist_transfer.publishing.tables --check   # exit 1, naming each table that differs
 """
 
 import argparse
@@ -26,11 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from mnist_transfer.core import atomic, catalog
+from mnist_transfer.core import atomic, catalog, params
 from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.experiments import records, study
+from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
-from mnist_transfer.tools import records, study
-from mnist_transfer.tools.formatting import markdown, mean_sd
 
 TRANSCRIBED = Path("metrics/transcribed")
 BENCH = Path("metrics/bench")
@@ -124,7 +114,7 @@ def headline() -> str:
 def at_the_defaults() -> str:
     """docs/results.md: the blog, ours over seeds, and the committed seed-2 run."""
     runs, made = run_record("defaults")
-    committed = records.flattened(json.loads(Path("metrics/evaluate.json").read_text()))
+    committed = params.dotted(json.loads(Path("metrics/evaluate.json").read_text()))
     rows = []
     for model in catalog.MODELS:
         accuracy, errors = metrics.key(model, metrics.ACCURACY), metrics.key(model, metrics.ERRORS)
@@ -251,7 +241,7 @@ def study_table(name: str) -> Callable[[], str]:
         text = study.table(chosen, runs)
         if chosen.details:
             text += "\n\n" + chosen.details(runs)
-        again = f"To measure it again: `python -m mnist_transfer.tools.study {name}`."
+        again = f"To measure it again: `python -m mnist_transfer.experiments.study {name}`."
         return text + "\n\n" + caption(f"Record: {provenance(f'study-{name}', made)}. {again}")
 
     return table
@@ -363,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.check:
         problems = differing()
         for problem in problems:
-            print(f"error: {problem}; run: python -m mnist_transfer.tools.tables")
+            print(f"error: {problem}; run: python -m mnist_transfer.publishing.tables")
         sys.exit(1 if problems else 0)
     for document in documents():
         text = document.read_text()

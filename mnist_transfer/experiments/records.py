@@ -1,13 +1,5 @@
-"""Records: what each measured run gave, committed under metrics/ so that every table in
-README.md and docs/ can be rebuilt from them on any clone (mnist_transfer.tools.tables).
-
-A run record, `metrics/runs/NAME.jsonl`, holds one JSON line per experiment a sweep or a
-study ran: its name, the params it set apart from params.yaml's (`settings`, seed aside), its
-seed, its metrics (metrics/evaluate.json and metrics/cost/, flattened to dotted keys), the
-commit it ran on, the machine (CPU model and the flags that decide its speed), its wall time,
-and whether it shared the cores with other work. A sweep appends a line as each point finishes,
-so a sweep cut short keeps what it measured.
-"""
+"""Records of measured runs under metrics/, from which every table in the docs is rebuilt: a run
+record (metrics/runs/NAME.jsonl) holds a line per experiment, appended as each point finishes."""
 
 import csv
 import fcntl
@@ -28,8 +20,6 @@ from mnist_transfer.core.errors import InputError
 
 RUNS = Path("metrics/runs")
 BENCH = Path("metrics/bench")
-# The flags that decide how fast float32 (and lower precisions) can go.
-FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
 
 
 def run_record(name: str) -> Path:
@@ -48,19 +38,13 @@ def commit(folder: Path | str = ".") -> str:
     return found + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def flags() -> list[str]:
-    """Which of FLAGS this CPU has, in FLAGS' order."""
-    present = cpu.flags()
-    return [flag for flag in FLAGS if flag in present]
-
-
 def machine() -> dict:
     info = cpu.info()
     return {
         "cpu": info.get("model name", platform.processor()),
         "vendor": info.get("vendor_id", ""),
         "cores": os.cpu_count(),
-        "flags": flags(),
+        "flags": cpu.speed_flags(),
         "python": platform.python_version(),
     }
 
@@ -105,24 +89,13 @@ class Recording:
         return path
 
 
-def flattened(tree: Mapping, prefix: str = "") -> dict:
-    """{"cnn": {"accuracy": 0.98}} as {"cnn.accuracy": 0.98}, as `dvc metrics show` names them."""
-    flat = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping):
-            flat.update(flattened(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
 def metrics_of(workspace: Path) -> dict:
     """A finished run's metrics, read from its workspace and named as `dvc exp show` names
     them: metrics/evaluate.json's, and the stages' costs (metrics/cost/, whose keys say which
     stage: `extraction_s`, `head_peak_rss_mib`)."""
-    found = flattened(json.loads((workspace / "metrics/evaluate.json").read_text()))
+    found = params.dotted(json.loads((workspace / "metrics/evaluate.json").read_text()))
     for cost in sorted((workspace / "metrics/cost").glob("*.json")):
-        found.update(flattened(json.loads(cost.read_text())))
+        found.update(params.dotted(json.loads(cost.read_text())))
     return found
 
 

@@ -1,30 +1,8 @@
-"""A seed sweep on Dask's scheduler: one task per seed (with any other params set), each run
-by a Dask worker in a clone of its own with `dvc exp run`, its experiment pushed back; then
-the summary of every experiment.
+"""A seed sweep on Dask's scheduler: one `dvc exp run` per seed, each in a clone of its own, its
+experiment pushed back; then the summary (docs/experiments.md).
 
-    python -m mnist_transfer.tools.sweep --seeds 'range(0,10)' -S head.optimizer=adam
-    python -m mnist_transfer.tools.sweep --seeds 'range(0,100)' \\
-        --scheduler tcp://HOST:8786 --git-remote git@example.org:lab/mnist-transfer.git
-
-On one machine (the default) it starts a LocalCluster of `-j` workers, which share this
-repository's DVC cache and push their experiments into this repository: `dvc exp show` lists
-them as they finish. Given a scheduler, the workers are wherever `dask worker` was started
-(the scheduler and each worker in a clone of this project with its environment, and the clone
-on PYTHONPATH, as Dask wants the same software everywhere); each point clones `--git-remote`
-at this commit, pulls what it needs from the default DVC remote
-(`dvc exp run --pull`), and pushes its experiment, outputs and run-cache there
-(`dvc exp push --run-cache`); this clone pulls them all at the end (`dvc exp pull`).
-
-`--seeds` takes `range(A,B)`, `range(A,B,STEP)`, `choice(A,B,...)` or one whole number. The
-backbone's features belong to the images, not to the split, so a seed sweep never runs the
-backbone again; a sweep that needs features no cache holds runs its first point alone, so that
-they are extracted once and every other point restores them from DVC's run-cache.
-
-A worker that dies costs the task it was running, which the scheduler gives to another.
-
-`--record NAME` appends each finished point's params, seed, metrics, commit, machine and
-wall time to `metrics/runs/NAME.jsonl` (mnist_transfer.tools.records), the record the docs'
-tables are generated from.
+    python -m mnist_transfer.experiments.sweep --seeds 'range(0,10)' -S head.optimizer=adam
+    python -m mnist_transfer.experiments.sweep --seeds 'range(0,100)' --scheduler tcp://HOST:8786 --git-remote URL
 """
 
 import argparse
@@ -43,7 +21,7 @@ import yaml
 
 from mnist_transfer.core import params
 from mnist_transfer.core.errors import InputError, run_stage
-from mnist_transfer.tools import records, summary, sweep_task
+from mnist_transfer.experiments import records, summary, sweep_task
 
 SEEDS_SYNTAX = "range(A,B), range(A,B,STEP), choice(A,B,...) or a whole number"
 
@@ -73,9 +51,7 @@ def check_settings(settings: list[str]) -> None:
         key, equals, text = setting.partition("=")
         if not equals or key == "seed":
             raise InputError(f"-S {setting!r}: expected KEY=VALUE with KEY a param of params.yaml other than seed")
-        section, _, sub = key.rpartition(".")
-        holder = every.setdefault(section, {}) if section else every
-        holder[sub] = yaml.safe_load(text) if text else None
+        params.set_dotted(every, key, yaml.safe_load(text) if text else None)
     params.check(every, list(params.SCHEMA))
 
 
@@ -95,10 +71,16 @@ def record_row(point: sweep_task.Point, result: dict, settings: dict) -> dict:
     }
 
 
+def why_it_failed(result: subprocess.CompletedProcess) -> str:
+    """A failed command's last line: from its stderr, where git and DVC say why, else its stdout."""
+    lines = result.stderr.strip().splitlines() or result.stdout.strip().splitlines()
+    return lines[-1] if lines else f"exit status {result.returncode}"
+
+
 def git(*args: str) -> str:
     result = subprocess.run(["git", *args], capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        raise InputError(f"git {' '.join(args)} failed: {(result.stderr.strip().splitlines() or ['?'])[-1]}")
+        raise InputError(f"git {' '.join(args)} failed: {why_it_failed(result)}")
     return result.stdout.strip()
 
 
@@ -146,7 +128,14 @@ def needs_new_features(settings: list[str]) -> bool:
 def points(seeds: list[int], settings: list[str], source: str, rev: str, cache_dir: str | None, threads: int):
     sweep_id = uuid.uuid4().hex[:6]
     return [
-        sweep_task.Point(f"sweep-{sweep_id}-seed{seed}", (f"seed={seed}", *settings), source, rev, cache_dir, threads)
+        sweep_task.Point(
+            name=f"sweep-{sweep_id}-seed{seed}",
+            settings=(f"seed={seed}", *settings),
+            source=source,
+            rev=rev,
+            cache_dir=cache_dir,
+            threads=threads,
+        )
         for seed in seeds
     ]
 
@@ -262,7 +251,7 @@ def main(argv: list[str]) -> None:
             check=False,
         )
         if pull.returncode != 0:
-            raise InputError(f"dvc exp pull {args.git_remote} failed: {pull.stdout.strip().splitlines()[-1:]}")
+            raise InputError(f"dvc exp pull {args.git_remote} failed: {why_it_failed(pull)}")
     extractions = sum(result["extractions"] for result in done)
     print(
         f"sweep: {len(done)} done, {len(failed)} failed in {time.monotonic() - started:.0f} s; "

@@ -1,18 +1,9 @@
-"""Your own digits through both models: image files (PNG, JPEG, BMP, ...: any size, dark
-ink on light paper or light on dark, colour or grey, one digit each), folders of them, or
-Kaggle "Digit Recognizer" CSVs (pixel0 to pixel783, with or without label), each model's
-label and probability for each, as CSV.
+"""Your own digits through both models: image files, folders of them or Kaggle CSVs in, each
+model's label and probability out, as CSV (README.md, Your own digits).
 
-    python -m mnist_transfer.tools.predict my_digits/*.png           # CSV on stdout
-    python -m mnist_transfer.tools.predict my_digits/ -o predictions.csv
-    python -m mnist_transfer.tools.predict test.csv --kaggle cnn -o submission.csv
-
-Every image is framed as MNIST framed its digits first (mnist_transfer.data.framing), then
-its strokes and slant made like MNIST's as params.yaml's data.strokes and data.deslant say
-(the models were made for digits so framed; --strokes and --deslant choose otherwise; with
---elsewhere the head reads them as it reads the digits from elsewhere); a Kaggle row is
-MNIST's own framing and goes in as it is. An input that cannot be read is one line on
-stderr naming it (and its row); the others are still predicted; the exit status is then 2.
+    python -m mnist_transfer.commands.predict my_digits/*.png           # CSV on stdout
+    python -m mnist_transfer.commands.predict my_digits/ -o predictions.csv
+    python -m mnist_transfer.commands.predict test.csv --kaggle cnn -o submission.csv
 """
 
 import argparse
@@ -27,7 +18,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, UnidentifiedImageError
 
-from mnist_transfer.core import atomic, catalog, digits, params, paths
+from mnist_transfer.core import atomic, catalog, digits, params, paths, quiet
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.data import elsewhere, framing
 from mnist_transfer.report import kaggle
@@ -178,44 +169,8 @@ def read_inputs(names: list[str]) -> list[Item]:
     return items
 
 
-MODEL_NAMES = tuple(catalog.MODELS)
-
-
-def classifiers(
-    names: list[str],
-    folder: Path = paths.MODELS["cnn"].parent,
-    extractor: Path = paths.EXTRACTOR,
-    *,
-    elsewhere: bool = False,
-) -> dict:
-    """Each model named whole, raw digits in: the CNN as saved in `folder`; the transfer
-    model as its frozen extractor (stored once, beside the features it made) with the head
-    from `folder` on it (with `elsewhere`, reading their features as it reads the digits from
-    elsewhere). TensorFlow loads only now."""
-    needed = {name: [folder / paths.MODELS[name].name] for name in names}
-    statistics = folder / paths.ELSEWHERE_STATISTICS.name
-    if "transfer" in needed:
-        needed["transfer"].insert(0, extractor)
-        if elsewhere:
-            needed["transfer"].append(statistics)
-    for path in (path for files in needed.values() for path in files):
-        if not path.is_file():
-            raise InputError(
-                f"{path}: not found; run dvc repro (or dvc pull) first, "
-                "or name where it is with --models or --extractor"
-            )
-    from mnist_transfer.core import model_files
-    from mnist_transfer.nets import models
-
-    loaded = {name: [model_files.load(path) for path in files if path != statistics] for name, files in needed.items()}
-    if "transfer" in loaded and elsewhere:
-        kept = model_files.load_statistics(statistics)
-        loaded["transfer"][1] = model_files.head_for_elsewhere(loaded["transfer"][1], kept)
-    return {name: models.transfer(*parts) if name == "transfer" else parts[0] for name, parts in loaded.items()}
-
-
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--models and --extractor: where `classifiers` finds the files, for every command that loads them."""
+    """--models and --extractor: where `model_files.classifiers` finds the files, for every command that loads them."""
     parser.add_argument(
         "--models", type=Path, default=paths.MODELS["cnn"].parent, help="folder of cnn.keras and head.keras"
     )
@@ -264,11 +219,11 @@ def kaggle_table(items: list[Item], probabilities: np.ndarray) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m mnist_transfer.tools.predict", description=__doc__.splitlines()[0].rstrip(":")
+        prog="python -m mnist_transfer.commands.predict", description=__doc__.splitlines()[0].rstrip(":")
     )
     parser.add_argument("inputs", nargs="+", help="image files, folders of them, or Kaggle digits CSVs")
     parser.add_argument("-o", "--output", type=Path, help="write the CSV here instead of to stdout")
-    parser.add_argument("--kaggle", choices=MODEL_NAMES, help="write ImageId,Label of this model only")
+    parser.add_argument("--kaggle", choices=tuple(catalog.MODELS), help="write ImageId,Label of this model only")
     parser.add_argument("--strokes", choices=catalog.STROKE_WIDTHS, help="images' strokes (default: data.strokes)")
     parser.add_argument(
         "--deslant", action=argparse.BooleanOptionalAction, help="shear images upright (default: data.deslant)"
@@ -291,10 +246,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {item.name}: {item.error}", file=sys.stderr)
     read = like_the_models(items, stroke_width, deslant)
     if read:
-        names = [args.kaggle] if args.kaggle else list(MODEL_NAMES)
+        names = [args.kaggle] if args.kaggle else list(catalog.MODELS)
         batch = np.stack(read)
-        loaded = classifiers(names, args.models, args.extractor, elsewhere=args.elsewhere)
+        quiet.load_tensorflow()  # only now, and without its start-up lines
         from mnist_transfer.core import model_files
+
+        loaded = model_files.classifiers(names, args.models, args.extractor, elsewhere=args.elsewhere)
 
         probabilities = {
             name: model.predict(batch, batch_size=model_files.PREDICT_BATCH, verbose=0)

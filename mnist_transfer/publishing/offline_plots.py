@@ -1,13 +1,8 @@
-"""DVC's plots with no network: an HTML template for `dvc plots show` and `dvc plots diff`
-with Vega, Vega-Lite and Vega-Embed inlined (DVC's own page loads them from a CDN, and
-its charts stay blank offline), and the same charts as PNGs for the README, rendered
-offline by vl-convert.
+"""DVC's plots with no network: a `dvc plots show` template with Vega inlined, and the charts as PNGs.
 
-    python -m mnist_transfer.tools.offline_plots template     # .dvc/offline_plots.html, named in .dvc/config
-    python -m mnist_transfer.tools.offline_plots pngs         # metrics/plots/*.png, this workspace's charts and grid
-    python -m mnist_transfer.tools.offline_plots screenshot   # metrics/plots/offline_page.png (needs chromium)
-
-`make setup` writes the template; `make plots` the PNGs and the screenshot.
+python -m mnist_transfer.publishing.offline_plots template     # .dvc/offline_plots.html
+python -m mnist_transfer.publishing.offline_plots pngs         # metrics/plots/*.png
+python -m mnist_transfer.publishing.offline_plots screenshot   # metrics/plots/offline_page.png
 """
 
 import argparse
@@ -53,7 +48,7 @@ PAGE = """<!DOCTYPE html>
     <meta charset="utf-8">
     <title>DVC Plot</title>
     <!-- Vega VEGA, Vega-Lite VEGA_LITE and Vega-Embed VEGA_EMBED, inlined from vl-convert-python:
-         this page needs no network. Written by `python -m mnist_transfer.tools.offline_plots template`. -->
+         this page needs no network. Written by `python -m mnist_transfer.publishing.offline_plots template`. -->
     <script>
 BUNDLE
     </script>
@@ -144,7 +139,7 @@ def screenshot(page: Path, png: Path) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m mnist_transfer.tools.offline_plots", description=__doc__.splitlines()[0]
+        prog="python -m mnist_transfer.publishing.offline_plots", description=__doc__.splitlines()[0]
     )
     parser.add_argument("what", choices=("template", "pngs", "screenshot"))
     args = parser.parse_args(argv)

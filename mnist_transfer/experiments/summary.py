@@ -1,12 +1,9 @@
-"""A summary of the experiments in this repository: grouped by the params that differ
-between them other than `seed`, each group's n, mean, sd, min and max of both models' test
-accuracy and of their disagreements, and of the two combined and of the digits from
-elsewhere. One seed is one draw; a group of seeds is a figure.
+"""The experiments of this repository grouped by the params that differ other than seed: n, mean,
+sd, min and max of each figure.
 
-    python -m mnist_transfer.tools.summary                # the experiments on HEAD, as `dvc exp show`
-    python -m mnist_transfer.tools.summary -n 3 --csv     # those on the last 3 commits, as CSV
-    python -m mnist_transfer.tools.summary --rev main~2   # those on another commit
-    python -m mnist_transfer.tools.summary --record defaults   # the runs of metrics/runs/defaults.jsonl
+    python -m mnist_transfer.experiments.summary                     # the experiments on HEAD
+    python -m mnist_transfer.experiments.summary -n 3 --csv          # those on the last 3 commits, as CSV
+    python -m mnist_transfer.experiments.summary --record defaults   # the runs of metrics/runs/defaults.jsonl
 """
 
 import argparse
@@ -17,8 +14,8 @@ import pandas as pd
 
 from mnist_transfer.core import params
 from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.experiments import records
 from mnist_transfer.report import metrics
-from mnist_transfer.tools import records
 
 # Every finished experiment has the REQUIRED; the rest are missing from runs made before them.
 REQUIRED = metrics.REQUIRED

@@ -1,13 +1,8 @@
-"""The digits from elsewhere beside MNIST's, as docs/elsewhere.md shows them: a picture,
-their stroke widths and ink per class, and what making digits like MNIST's (data.strokes,
-data.deslant) does to MNIST's own test set. Run after `dvc repro`: it reads data/raw/, and
-`on-mnist` the models in data/models/.
+"""The digits from elsewhere beside MNIST's, as docs/elsewhere.md shows them (after `dvc repro`).
 
-    python -m mnist_transfer.tools.strokes picture    # metrics/plots/elsewhere_beside_mnist.png
-    python -m mnist_transfer.tools.strokes widths     # metrics/bench/stroke-widths.json
-    python -m mnist_transfer.tools.strokes on-mnist   # metrics/bench/framing-on-mnist.json
-
-`make tables` then writes the two records' tables into docs/elsewhere.md.
+python -m mnist_transfer.publishing.strokes picture    # metrics/plots/elsewhere_beside_mnist.png
+python -m mnist_transfer.publishing.strokes widths     # metrics/bench/stroke-widths.json
+python -m mnist_transfer.publishing.strokes on-mnist   # metrics/bench/framing-on-mnist.json
 """
 
 import argparse
@@ -19,11 +14,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw, ImageFont
 
-from mnist_transfer.core import atomic, catalog, paths
+from mnist_transfer.core import atomic, catalog, paths, quiet
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.data import elsewhere, strokes
+from mnist_transfer.experiments import formatting, records
 from mnist_transfer.report import comparison, metrics
-from mnist_transfer.tools import formatting, records
 
 PICTURE = Path("metrics/plots/elsewhere_beside_mnist.png")
 PER_CLASS = 8  # digits of each class in each panel of the picture
@@ -116,15 +111,15 @@ def width_table(found: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[list[s
 def on_mnist(draws: list[Path], extractor: Path) -> pd.DataFrame:
     """Each model's accuracy on MNIST's test set as it is and made like MNIST's each way, by
     each of `draws` (folders of models, one seed's training each)."""
+    quiet.load_tensorflow()  # only now, and without its start-up lines
     from mnist_transfer.core import model_files
-    from mnist_transfer.tools import predict
 
     with np.load(paths.RAW) as mnist:
         images, labels = mnist["x_test"], mnist["y_test"]
     made = {name: elsewhere.like_mnist(images, *framing) for name, framing in FRAMINGS.items()}
     scores = []
     for folder in draws:
-        loaded = predict.classifiers(list(catalog.MODELS), folder, extractor)
+        loaded = model_files.classifiers(list(catalog.MODELS), folder, extractor)
         for framing, framed in made.items():
             found = {
                 model: classifier.predict(framed, batch_size=model_files.PREDICT_BATCH, verbose=0)
@@ -159,7 +154,9 @@ def framing_table(scores: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m mnist_transfer.tools.strokes", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m mnist_transfer.publishing.strokes", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("what", choices=("picture", "widths", "on-mnist"))
     parser.add_argument(
         "--models",
@@ -176,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"strokes: {PICTURE}", file=sys.stderr)
         return
     part = {"widths": "stroke-widths", "on-mnist": "framing-on-mnist"}[args.what]
-    command = " ".join(["python -m mnist_transfer.tools.strokes", *argv])
+    command = " ".join(["python -m mnist_transfer.publishing.strokes", *argv])
     recording = records.Recording(part, command)
     if args.what == "on-mnist":
         scores = on_mnist(args.models, args.extractor)

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from mnist_transfer.tools import records
+from mnist_transfer.experiments import records
 
 PR_SET_PDEATHSIG = 1
 # Past this a point has hung: one failed task, the sweep goes on.
