@@ -22,8 +22,9 @@ BFLOAT16 = ["avx512_bf16", "amx_bf16"]
 # AMX's tile unit: 1,024 bfloat16 multiply-adds a cycle per core (Intel's figure for AMX-BF16).
 AMX_BF16_FLOP_PER_CYCLE = 2 * 1024
 
-# Option -> what it changes: the stage's settings, environment variables, TensorFlow's
-# threads (intra-op, inter-op), the scaling run outside the convolution graph, XLA.
+# Option -> what it changes: the stage's settings (params.yaml's; its precision is auto),
+# environment variables, TensorFlow's threads (intra-op, inter-op), the scaling run outside the
+# convolution graph, XLA.
 OPTIONS: dict[str, dict] = {
     "the stage as it is (batch 256)": {},
     "batch 64": {"settings": {"batch_size": 64}},
@@ -36,12 +37,14 @@ OPTIONS: dict[str, dict] = {
     "resize, grey to RGB and preprocess outside the convolution graph": {"outside": True},
     "XLA (jit_compile=True)": {"xla": True},
     "data layout channels_first (NCHW)": {"channels_first": True},
+    "backbone.precision float32": {"settings": {"precision": "float32"}},
     "backbone.precision bfloat16": {"settings": {"precision": "bfloat16"}, "needs": BFLOAT16},
     "bfloat16, batch 1024": {"settings": {"precision": "bfloat16", "batch_size": 1024}, "needs": BFLOAT16},
     "bfloat16, XLA (jit_compile=True)": {"settings": {"precision": "bfloat16"}, "xla": True, "needs": BFLOAT16},
     # OpenVINO reads the extractor as a TensorFlow SavedModel; an async queue keeps both cores busy.
-    "OpenVINO 2026.4.1, float32": {"openvino": "f32"},
-    "OpenVINO 2026.4.1, bfloat16": {"openvino": "bf16", "needs": BFLOAT16},
+    # OpenVINO reads the float32 extractor and computes in the precision it is asked for.
+    "OpenVINO 2026.4.1, float32": {"settings": {"precision": "float32"}, "openvino": "f32"},
+    "OpenVINO 2026.4.1, bfloat16": {"settings": {"precision": "float32"}, "openvino": "bf16", "needs": BFLOAT16},
 }
 # Run once more with oneDNN's log on (its speed not counted): which kernels bfloat16 runs.
 KERNELS_OF = "backbone.precision bfloat16"
@@ -52,11 +55,15 @@ def channels_first(model, conv_base, settings: dict):
     import keras
 
     from bench import extraction
+    from mnist_transfer.core import catalog
+    from mnist_transfer.nets.models import computing_in
 
+    made = catalog.made_with(settings)  # null layer and size resolved
     keras.config.set_image_data_format("channels_first")
-    size = settings["input_size"]
-    full = keras.applications.VGG16(include_top=False, weights=None, input_shape=(3, size, size))
-    nchw = keras.Model(full.input, full.get_layer(settings["layer"]).output)
+    size = made["input_size"]
+    with computing_in(made["precision"]):
+        full = keras.applications.VGG16(include_top=False, weights=None, input_shape=(3, size, size))
+    nchw = keras.Model(full.input, full.get_layer(made["layer"]).output)
     for layer in conv_base.layers[1:]:
         nchw.get_layer(layer.name).set_weights(layer.get_weights())
     scaled = extraction.scaling(model, settings)
@@ -170,7 +177,10 @@ def bfloat16_kernels(folder: Path) -> str:
     """The oneDNN convolution kernels that the stage's bfloat16 extraction runs, and how often."""
     _, log = run_option(KERNELS_OF, folder, {"ONEDNN_VERBOSE": "1"})
     kernels = Counter(
-        line.split(",")[5] for line in log.splitlines() if line.startswith("onednn_verbose") and ",convolution," in line
+        # onednn_verbose,v1,primitive,exec,cpu,convolution,IMPLEMENTATION,...
+        line.split(",")[6]
+        for line in log.splitlines()
+        if line.startswith("onednn_verbose") and ",exec,cpu,convolution," in line
     )
     return ", ".join(f"{kernel} x{count}" for kernel, count in kernels.most_common()) or "none logged"
 
