@@ -86,3 +86,15 @@ def test_a_broken_run_record_is_one_line(tmp_path):
         records.read(record)
     with pytest.raises(InputError, match=r"no such record; a sweep or study with --record writes it$"):
         records.read(tmp_path / "absent.jsonl")
+
+
+def test_the_readmes_two_commands_quote_their_records():
+    """README's first lines time `make repro` and `make test` as metrics/bench/make-*.json measured them."""
+    readme = (ROOT / "README.md").read_text()
+    for target in ("repro", "test"):
+        record = json.loads((ROOT / f"metrics/bench/make-{target}.json").read_text())
+        with_setup = (record["setup_s"] + record["target_s"]) / 60
+        quoted = f"{with_setup:.1f} min from a fresh clone ({record['target_s'] / 60:.1f} after set-up)"
+        line = next(line for line in readme.splitlines() if line.startswith(f"make {target} "))
+        assert quoted in line, (line, quoted)
+        assert f"commit {record['commit'][:7]}" in readme

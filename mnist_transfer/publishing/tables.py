@@ -301,6 +301,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "at-the-defaults": at_the_defaults,
     "the-two-commands": bench_rows("make-test", "make-repro"),
     "training": bench_rows("training"),
+    "options": bench_rows("options"),
     "gpu-bfloat16": gpu_bfloat16,
     "precision-decision": precision_decision,
     "stroke-widths": bench_table("stroke-widths"),
