@@ -15,10 +15,13 @@ ELSEWHERE_SHOWN = ("set", "route", "images")
 
 
 def probabilities(models: dict, part: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Each of `models`' probabilities on `part` ("test" or "elsewhere"), and the true labels."""
+    """Each of `models`' probabilities on `part` ("val", "test" or "elsewhere"), and the true labels."""
     found = {}
     for name, model in models.items():
-        inputs, labels = splits.load(part, catalog.MODELS[name].inputs)
+        kind = catalog.MODELS[name].inputs
+        inputs, labels = splits.load(part, kind)
+        if isinstance(inputs, splits.Rows):  # val: rows of the training images, read here at once
+            inputs = np.asarray(inputs[np.arange(len(inputs))], "float32" if kind == "features" else None)
         if len(labels) == 0:  # data.elsewhere: none; Keras cannot predict on no inputs
             found[name] = np.zeros((0, model.output_shape[-1]), "float32")
             continue
@@ -34,6 +37,7 @@ def main() -> None:
     models = {name: model_files.load(paths.MODELS[name]) for name in catalog.MODELS}
     test, labels = probabilities(models, "test")
     predictions = comparison.predicted(test)
+    val, val_labels = probabilities(models, "val")
     statistics = model_files.load_statistics(paths.ELSEWHERE_STATISTICS)
     reading_elsewhere = {**models, "transfer": model_files.head_for_elsewhere(models["transfer"], statistics)}
     other, other_labels = probabilities(reading_elsewhere, "elsewhere")
@@ -58,11 +62,13 @@ def main() -> None:
     # The two combined right after the two, where `dvc metrics diff` lists them together.
     combined = comparison.scores(labels, predictions[metrics.COMBINED])
     headline = {**{name: compared.pop(name) for name in each}, metrics.COMBINED: combined, **compared}
-    second = splits.halves(other_labels)[1]
+    for name, labelled in comparison.predicted(val).items():
+        headline[name][metrics.VAL_ACCURACY] = comparison.scores(val_labels, labelled)[metrics.ACCURACY]
+    first, second = splits.halves(other_labels)
     for name, labelled in other_predictions.items():
         headline[name][metrics.ELSEWHERE_ACCURACY] = comparison.scores(other_labels, labelled)[metrics.ACCURACY]
-        scored = comparison.scores(other_labels[second], labelled[second])
-        headline[name][metrics.HELD_OUT_ACCURACY] = scored[metrics.ACCURACY]
+        for metric, half in ((metrics.FIRST_HALF_ACCURACY, first), (metrics.HELD_OUT_ACCURACY, second)):
+            headline[name][metric] = comparison.scores(other_labels[half], labelled[half])[metrics.ACCURACY]
     headline["cnn"]["computed_in"] = model_files.computes_in(models["cnn"])
     headline["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
     headline["data"] = {"route": data["route"], "sha256": data["sha256"]}

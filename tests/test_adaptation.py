@@ -15,7 +15,7 @@ from mnist_transfer.core.errors import InputError
 from mnist_transfer.data import elsewhere, framing, strokes
 from mnist_transfer.nets import adaptation, models, training
 from mnist_transfer.publishing import strokes as strokes_tool
-from tests.conftest import dvc, set_params, stages_run
+from tests.conftest import dvc, set_params, sha256, stage, stages_run
 
 
 def bar(width: int, length: int = 20, slant: float = 0.0) -> np.ndarray:
@@ -311,5 +311,25 @@ def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_else
     assert list(other.columns) == ["actual", "held_out", "cnn", "transfer", "combined"]
     second = other[other["held_out"] == 1]
     assert len(second) == 1000 and np.bincount(second["actual"]).tolist() == [100] * 10
+    first = other[other["held_out"] == 0]
     for name in ("cnn", "transfer", "combined"):
         assert metrics[name]["held_out_accuracy"] == pytest.approx((second[name] == second["actual"]).mean())
+        assert metrics[name]["first_half_accuracy"] == pytest.approx((first[name] == first["actual"]).mean())
+
+    # Self-training sees the first half only: the held-out half's digits and features made
+    # something else entirely, both models retrain to the same bytes.
+    trained = {name: sha256(repo / path) for name, path in paths.MODELS.items()}
+    held_out = splits.halves(np.load(repo / paths.IMAGES)["y_elsewhere"])[1]
+    with np.load(repo / paths.IMAGES) as prepared:
+        arrays = dict(prepared)
+    arrays["x_elsewhere"][held_out] = 255 - arrays["x_elsewhere"][held_out]
+    features[held_out] = 0
+    for path, write in (
+        (repo / paths.IMAGES, lambda p: np.savez(p, **arrays)),
+        (repo / paths.features("elsewhere"), lambda p: np.save(p, features.astype(np.float16))),
+    ):
+        path.unlink()  # a link into DVC's cache: never written through
+        write(path)
+    for name in ("train_cnn", "train_head"):
+        assert stage(repo, name).returncode == 0
+    assert {name: sha256(repo / path) for name, path in paths.MODELS.items()} == trained

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from mnist_transfer.core import model_files, paths
 from mnist_transfer.report import comparison, pictures
 from tests.conftest import SMALL_TEST
 
@@ -81,7 +82,7 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
         "data",
         "features",
     }
-    assert set(metrics["cnn"]) == {"accuracy", "errors", "errors_where_disagree", "computed_in"}
+    assert set(metrics["cnn"]) == {"accuracy", "val_accuracy", "errors", "errors_where_disagree", "computed_in"}
     assert metrics["cnn"]["computed_in"] in ("float32", "bfloat16")
     assert metrics["elsewhere"] == {"set": "none"}  # as SMALL_PARAMS set it
 
@@ -100,6 +101,21 @@ def test_the_digits_from_elsewhere_are_scored_for_each_model_and_the_two_combine
         assert metrics[name]["elsewhere_accuracy"] == pytest.approx(right.mean())
         for digit, accuracy in per_class[name].items():
             assert accuracy == pytest.approx(right[other["actual"] == int(digit)].mean(), abs=5e-5)
+
+
+def test_validation_accuracy_is_each_models_on_the_validation_split(metrics, pipeline):
+    with np.load(pipeline / "data/prepared/images.npz") as data, np.load(pipeline / "data/prepared/split.npz") as split:
+        val = split["val"]
+        digits, labels = data["x_train"][val], data["y_train"][val]
+    features = np.load(pipeline / "data/features/train.npy")[val].astype("float32")
+    found = {
+        "cnn": model_files.load(pipeline / paths.MODELS["cnn"]).predict(digits, verbose=0),
+        "transfer": model_files.load(pipeline / paths.MODELS["transfer"]).predict(features, verbose=0),
+    }
+    found["combined"] = (found["cnn"] + found["transfer"]) / 2
+    for name, probabilities in found.items():
+        assert metrics[name]["val_accuracy"] == pytest.approx((probabilities.argmax(axis=1) == labels).mean())
+    assert len(labels) == 100  # SMALL_PARAMS' 1,000 training digits, 10 % held out
 
 
 def test_the_two_combined_are_the_mean_of_their_probabilities():

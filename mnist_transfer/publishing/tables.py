@@ -233,14 +233,11 @@ def bench_table(part: str) -> Callable[[], str]:
 
 
 def study_table(name: str) -> Callable[[], str]:
-    """A study's table, and its second table where it has one, from the study's run record."""
+    """A study's tables (study.everything) from its run record."""
 
     def table() -> str:
         runs, made = run_record(f"study-{name}")
-        chosen = study.STUDIES[name]
-        text = study.table(chosen, runs)
-        if chosen.details:
-            text += "\n\n" + chosen.details(runs)
+        text = study.everything(study.STUDIES[name], runs)
         again = f"To measure it again: `python -m mnist_transfer.experiments.study {name}`."
         return text + "\n\n" + caption(f"Record: {provenance(f'study-{name}', made)}. {again}")
 

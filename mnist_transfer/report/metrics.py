@@ -10,9 +10,14 @@ SCORED = (*catalog.MODELS, COMBINED)  # what evaluate scores, in the order it li
 
 # Of each of SCORED:
 ACCURACY = "accuracy"  # on MNIST's test images
+# On MNIST's validation split (data.val_fraction of the training images): what a choice
+# between configurations on MNIST is made by, as test accuracy is reported, never chosen by.
+VAL_ACCURACY = "val_accuracy"
 ERRORS = "errors"
 ELSEWHERE_ACCURACY = "elsewhere_accuracy"  # on the digits from elsewhere (data.elsewhere)
-# On their second half (splits.halves), held out of every choice made for adapting to them.
+# On their first half (splits.halves): what every choice made for them is made by.
+FIRST_HALF_ACCURACY = "first_half_accuracy"
+# On their second half, held out of every choice: reported, never chosen by.
 HELD_OUT_ACCURACY = "held_out_accuracy"
 # Of each model, not the two combined: the blog's err_CNN and err_VGG16.
 ERRORS_WHERE_DISAGREE = "errors_where_disagree"
