@@ -19,7 +19,6 @@ from mnist_transfer.experiments import records, sweep
 from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
 
-
 # The selection protocol (docs/experiments.md#choosing-on-validation-data): a study's winner is
 # the configuration with the best mean score on validation data, and only that winner's score
 # on held-out data is its headline. Each score a study chooses by, and the one it reports.
@@ -313,11 +312,8 @@ def winners(study: Study, runs: pd.DataFrame) -> dict[str, tuple[tuple[str, ...]
     found = {}
     for model in study.chooses_for:
         key = metrics.key(model, study.chosen_by)
-        candidates = [
-            (configuration, experiments)
-            for configuration in study.configurations()
-            if key in (experiments := matching(runs, (*study.common, *configuration))) and experiments[key].notna().any()
-        ]
+        each = [(c, matching(runs, (*study.common, *c))) for c in study.configurations()]
+        candidates = [(c, experiments) for c, experiments in each if experiments.get(key, pd.Series()).notna().any()]
         if candidates:
             found[model] = max(candidates, key=lambda candidate: candidate[1][key].mean())
     return found
