@@ -268,9 +268,13 @@ def report(problems: list[str]) -> str:
     return "\n".join(problems)
 
 
-def test_there_are_docs():
-    assert README.is_file()
+def test_every_page_opens_with_its_one_title():
     assert len(DOCS) > 1, "docs/ holds no pages"
+    for path in (README, *DOCS):
+        lines = [line for line in path.read_text().splitlines() if not line.startswith("<!--")]
+        outside_code = re.sub(r"```.*?```", "", path.read_text(), flags=re.S)
+        assert lines[0].startswith("# "), f"{path.name}: its first line is not a title"
+        assert re.findall(r"^# ", outside_code, flags=re.M) == ["# "], f"{path.name}: more than one title"
 
 
 @pytest.mark.parametrize("path", DOCS, ids=shown_name)

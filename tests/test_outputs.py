@@ -126,10 +126,14 @@ def test_the_two_combined_are_the_mean_of_their_probabilities():
 
 def test_the_models_learned_something_even_on_the_small_set(metrics):
     # 900 training images, three epochs: far from the full run, well above chance (0.1).
-    # Over seeds 0-9 the lowest were 0.83 (CNN) and 0.66 (head); a CPU's rounding moves a
-    # run less than a new seed does, so the floors keep a margin of 0.2 or more.
-    assert metrics["cnn"]["accuracy"] > 0.6
-    assert metrics["transfer"]["accuracy"] > 0.45
+    # Over seeds 0-9 the lowest were 0.83 (CNN) and 0.66 (head). The floors sit under them by
+    # five times the sampling sd of an accuracy on 500 test digits (about 0.017 and 0.021),
+    # as a CPU's rounding moves a run less than a new seed does.
+    assert metrics["cnn"]["accuracy"] > 0.74
+    assert metrics["transfer"]["accuracy"] > 0.55
+    # Averaging the two's probabilities never loses to the weaker of them by much.
+    weaker = min(metrics["cnn"]["accuracy"], metrics["transfer"]["accuracy"])
+    assert metrics["combined"]["accuracy"] >= weaker - 0.02
 
 
 def test_there_is_one_picture_per_disagreement_named_as_the_blog_named_them(pipeline, predictions, test_set):
@@ -207,10 +211,13 @@ def test_extraction_and_head_record_what_they_cost(pipeline):
     head = json.loads((pipeline / "metrics/cost/train_head.json").read_text())
     assert set(extraction) == {"extraction_s", "extraction_peak_rss_mib", "images_per_s", "features_mib"}
     assert set(head) == {"head_s", "head_peak_rss_mib"}
-    assert extraction["extraction_s"] > 0 and head["head_s"] > 0
+    assert head["head_s"] > 0
     # TensorFlow alone takes hundreds of MiB: a figure in KiB or bytes would be far off.
     assert 200 < extraction["extraction_peak_rss_mib"] < 16_000 and 200 < head["head_peak_rss_mib"] < 16_000
     parts = ("train", "test", "elsewhere", "views")
     features = sum((pipeline / f"data/features/{part}.npy").stat().st_size for part in parts)
     assert extraction["features_mib"] == pytest.approx(features / 2**20, abs=0.1)
-    assert extraction["images_per_s"] > 0
+    # The rate counts every image the backbone saw, in the time it saw them, which is a part
+    # of the stage's whole time: at that rate the images take no longer than the stage did.
+    images = sum(len(np.load(pipeline / f"data/features/{part}.npy", mmap_mode="r")) for part in parts)
+    assert images / extraction["images_per_s"] <= extraction["extraction_s"] + 0.1

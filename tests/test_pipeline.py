@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import yaml
 
 from tests.conftest import commit_all, copy_project, dvc, git, run, sha256, stage, stages_run, tree_digest
 
@@ -52,7 +53,12 @@ def test_fetch_mnist_writes_real_mnist_with_the_same_bytes_every_time(tmp_path):
 
 
 def test_repro_runs_every_stage_and_then_has_nothing_to_do(pipeline):
-    assert all((pipeline / name).exists() for name in OUTPUTS)
+    lock = yaml.safe_load((pipeline / "dvc.lock").read_text())["stages"]
+    assert set(lock) == set(yaml.safe_load((pipeline / "dvc.yaml").read_text())["stages"])
+    # Every output of every stage is in the lock, hashed, and each of OUTPUTS holds some of them.
+    outs = [out for stage in lock.values() for out in stage["outs"]]
+    assert all(len(out["md5"]) >= 32 for out in outs)
+    assert all(any(out["path"].startswith(name) for out in outs) for name in OUTPUTS)
     assert "Data and pipelines are up to date." in dvc(pipeline, "status")
 
 

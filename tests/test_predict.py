@@ -152,6 +152,12 @@ def test_digits_drawn_from_a_font_come_out_right_mostly(pipeline, tmp_path):
     # sit some 14 points under the lowest, for another CPU's rounding.
     assert accuracy["cnn"] >= 0.5
     assert accuracy["transfer"] >= 0.35
+    # Light ink on dark paper is read as dark on light is: predict finds the paper by the
+    # border, not by assuming it white. Not found, those digits would fall to about chance.
+    light_on_dark = (np.arange(len(labels)) // 10) % 3 == 1
+    for name in MODELS:
+        right = table[name].to_numpy() == labels
+        assert right[light_on_dark].mean() >= right[~light_on_dark].mean() - 0.2, name
 
 
 def test_a_kaggle_csv_is_predicted_as_it_is(pipeline, test_set, on_the_originals, tmp_path):
