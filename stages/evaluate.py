@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from mnist_transfer.core import atomic, catalog, determinism, model_files, params, paths, splits
+from mnist_transfer.core import atomic, catalog, cpu, determinism, model_files, params, paths, splits
 from mnist_transfer.core.errors import run_stage
 from mnist_transfer.report import comparison, kaggle, metrics
 
@@ -72,6 +72,9 @@ def main() -> None:
     headline["cnn"]["computed_in"] = model_files.computes_in(models["cnn"])
     headline["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
     headline["data"] = {"route": data["route"], "sha256": data["sha256"]}
+    # Another CPU rounds differently: the figures' last digits belong to the machine that made them.
+    made_on = cpu.machine()
+    headline["machine"] = {"cpu": made_on["cpu"], "flags": " ".join(made_on["flags"])}
     # Not "backbone": `dvc exp show` would then prefix the params of the same names with their file.
     headline["features"] = backbone
     atomic.write_json(paths.METRICS, headline)

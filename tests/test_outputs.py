@@ -81,7 +81,9 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
         "elsewhere",
         "data",
         "features",
+        "machine",
     }
+    assert set(metrics["machine"]) == {"cpu", "flags"}
     assert set(metrics["cnn"]) == {"accuracy", "val_accuracy", "errors", "errors_where_disagree", "computed_in"}
     assert metrics["cnn"]["computed_in"] in ("float32", "bfloat16")
     assert metrics["elsewhere"] == {"set": "none"}  # as SMALL_PARAMS set it

@@ -1,7 +1,9 @@
 """Every results table in README.md and docs/ is what its record under metrics/ renders, so a
 fresh clone rebuilds each one, and a changed record or a table edited by hand is caught."""
 
+import itertools
 import json
+import re
 import shutil
 
 import pytest
@@ -98,3 +100,63 @@ def test_the_readmes_two_commands_quote_their_records():
         line = next(line for line in readme.splitlines() if line.startswith(f"make {target} "))
         assert quoted in line, (line, quoted)
         assert f"commit {record['commit'][:7]}" in readme
+
+
+# A measured figure: a decimal share or a spread. The blog's own two are quoted, not measured.
+FIGURE = re.compile(r"\d+\.\d+ ?%|± ?\d")
+BLOGS_FIGURES = {"98.95 %", "95.65 %"}
+# Pages whose prose still quotes figures by hand, each to be generated from its record.
+PROSE_BY_HAND = {"backbones.md", "benchmark.md", "beyond-the-blog.md", "design.md", "elsewhere.md", "results.md"}
+
+
+def outside_markers(text: str) -> str:
+    """`text` without its generated tables and its code blocks."""
+    return re.sub(r"```.*?```", "", tables.MARKED.sub("", text), flags=re.S)
+
+
+def hand_written_figures(text: str) -> list[str]:
+    return [
+        line.strip()
+        for line in outside_markers(text).splitlines()
+        if any(found not in BLOGS_FIGURES for found in FIGURE.findall(line))
+    ]
+
+
+@pytest.mark.parametrize("document", tables.documents(), ids=lambda path: path.name)
+def test_prose_figures_come_from_records(document):
+    found = hand_written_figures((ROOT / document).read_text())
+    if document.name in PROSE_BY_HAND:
+        assert found, f"{document} quotes no figure by hand now: take it off PROSE_BY_HAND"
+    else:
+        assert found == [], f"{document}: figures outside a generated block"
+
+
+# A table's header that names something measured.
+MEASURED = re.compile(r"GFLOP|images/s|MiB|GiB|seconds|\bmin\b|%")
+
+
+def hand_typed_tables(text: str) -> list[str]:
+    """The header of each table outside the generated blocks that holds measured figures."""
+    found, lines = [], outside_markers(text).splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith("|") and (number == 0 or not lines[number - 1].startswith("|")):
+            table = list(itertools.takewhile(lambda row: row.startswith("|"), lines[number:]))
+            if MEASURED.search(table[0]) or any(FIGURE.search(row) for row in table):
+                found.append(table[0])
+    return found
+
+
+@pytest.mark.parametrize("document", tables.documents(), ids=lambda path: path.name)
+def test_tables_of_figures_are_generated(document):
+    assert hand_typed_tables((ROOT / document).read_text()) == [], f"{document}: a table of figures typed by hand"
+
+
+def test_a_hand_typed_table_of_figures_is_caught():
+    text = "| key | meaning |\n|---|---|\n| `a` | 0.1 |\n\n| model | GFLOP |\n|---|---|\n| x | 1.4 |\n"
+    assert hand_typed_tables(text) == ["| model | GFLOP |"]
+
+
+def test_a_hand_written_figure_is_caught():
+    text = "# Page\n\nOurs: 95.38 %, the blog's 95.65 %.\n\n<!-- table: x -->\n99.1 ± 0.2 %\n<!-- end table -->\n"
+    assert hand_written_figures(text) == ["Ours: 95.38 %, the blog's 95.65 %."]
+    assert hand_written_figures(text.replace("95.38 %", "ours")) == []

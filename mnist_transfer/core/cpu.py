@@ -1,6 +1,8 @@
 """What this machine's CPU offers, from /proc/cpuinfo (empty where there is none), and
 whether it computes in bfloat16."""
 
+import os
+import platform
 from pathlib import Path
 
 from mnist_transfer.core.errors import InputError
@@ -30,6 +32,18 @@ def speed_flags() -> list[str]:
     """Which of SPEED_FLAGS this CPU has, in their order."""
     present = flags()
     return [flag for flag in SPEED_FLAGS if flag in present]
+
+
+def machine() -> dict:
+    """This machine as a record names it: float results differ between CPUs in their last digits."""
+    fields = info()
+    return {
+        "cpu": fields.get("model name", platform.processor()),
+        "vendor": fields.get("vendor_id", ""),
+        "cores": os.cpu_count(),
+        "flags": speed_flags(),
+        "python": platform.python_version(),
+    }
 
 
 def computes_bfloat16() -> bool:

@@ -5,7 +5,6 @@ import csv
 import fcntl
 import json
 import os
-import platform
 import subprocess
 import time
 from collections import Counter
@@ -38,17 +37,6 @@ def commit(folder: Path | str = ".") -> str:
     return found + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
 
-def machine() -> dict:
-    info = cpu.info()
-    return {
-        "cpu": info.get("model name", platform.processor()),
-        "vendor": info.get("vendor_id", ""),
-        "cores": os.cpu_count(),
-        "flags": cpu.speed_flags(),
-        "python": platform.python_version(),
-    }
-
-
 def busy_share(seconds: float = 1.0) -> float:
     """The share of the machine's CPU time that was busy over `seconds` (from /proc/stat)."""
 
@@ -78,7 +66,7 @@ class Recording:
             "part": self.part,
             "command": self.command,
             "commit": commit(),
-            "machine": machine(),
+            "machine": cpu.machine(),
             "wall_s": round(time.perf_counter() - self.started, 1),
             "cpu_busy_before_start": round(self.busy_before, 2),
             "cores_shared": self.busy_before > 0.1,

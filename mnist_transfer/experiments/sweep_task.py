@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_transfer.core import cpu
 from mnist_transfer.experiments import records
 
 PR_SET_PDEATHSIG = 1
@@ -100,7 +101,7 @@ def run_point(point: Point) -> dict:
         "metrics": measured,
         "elsewhere_errors": errors,
         "held_out_errors": held_out_errors,
-        "machine": records.machine(),
+        "machine": cpu.machine(),
         # Other workers on this host, or other work when it started.
         "cores_shared": point.threads < (os.cpu_count() or 1) or busy_before > 0.1,
     }

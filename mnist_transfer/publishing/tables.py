@@ -104,17 +104,100 @@ def headline() -> str:
         f"ours, params.yaml (epochs 1), {seeds_of(defaults)}, mean ± sd",
         f"best frozen: {BEST_FROZEN_IN_WORDS}, {seeds_of(best)}",
     ]
+    where = {}  # the blog's figure, in our sds from our mean
+    for model in catalog.MODELS:
+        ours = defaults[metrics.key(model, metrics.ACCURACY)]
+        where[model] = (BLOG[model][0] - ours.mean()) / ours.std()
     return (
         markdown(columns, rows)
         + "\n\n"
-        + caption(f"Records: {provenance('defaults', made)}; {provenance(BEST_FROZEN, best_made)}.")
+        + caption(
+            f"Records: {provenance('defaults', made)}; {provenance(BEST_FROZEN, best_made)}. "
+            f"The blog's VGG16 lies {where['transfer']:+.1f} sd from our mean, its CNN {where['cnn']:+.1f} sd."
+        )
     )
+
+
+def committed() -> dict:
+    """metrics/evaluate.json, the committed run of params.yaml, its keys dotted."""
+    return params.dotted(json.loads(Path("metrics/evaluate.json").read_text()))
+
+
+def first_run() -> str:
+    """README.md: where the committed figures came from, and what a newcomer's run will show."""
+    run = committed()
+    defaults, _ = run_record("defaults")
+    cnn_sd = 100 * defaults[metrics.key("cnn", metrics.ACCURACY)].std()
+    machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
+    return caption(
+        f"The committed figures (`metrics/evaluate.json`, seed 2) came from `dvc repro` on a {machine}: "
+        f"CNN {percent(run[metrics.key('cnn', metrics.ACCURACY)])}, VGG16 + head "
+        f"{percent(run[metrics.key('transfer', metrics.ACCURACY)])}, {run[metrics.DISAGREEMENTS]} "
+        f"disagreements. Another CPU rounds differently (and one without bfloat16 computes in float32), "
+        f"so your `make repro` may differ in the last digits, well inside what a new seed moves (the "
+        f"CNN's sd over seeds: {cnn_sd:.2f} point); only this machine kind was at hand to measure by how "
+        f"much. `git status` then shows `dvc.lock` and `metrics/` changed. `make sweep` runs each point "
+        f"from a commit and refuses to start on uncommitted changes: commit your run first (`git commit "
+        f"-am 'my run'`), or put the committed one back (`git checkout dvc.lock metrics`)."
+    )
+
+
+def elsewhere_headline() -> str:
+    """README.md: the committed run on the digits from elsewhere, and the adaptation study's
+    winners, each chosen on the first half, on the held-out half."""
+    run = committed()
+    adaptation = study.STUDIES["adaptation"]
+    runs, _ = run_record("study-adaptation")
+    chosen = study.winners(adaptation, runs)
+    unadapted = study.matching(runs, adaptation.common)
+    scores = []
+    for model, (configuration, experiments) in chosen.items():
+        held_out = experiments[metrics.key(model, metrics.HELD_OUT_ACCURACY)]
+        mnist = metrics.key(model, metrics.ACCURACY)
+        change = 100 * (experiments[mnist].mean() - unadapted[mnist].mean())
+        scores.append(
+            f"{study.MODEL_TITLES[model]} {mean_sd(held_out, percent=True, digits=2)} "
+            f"({study.ADAPTATION[configuration].removeprefix('+ ')}; MNIST's test {change:+.2f} point)"
+        )
+    seeds = min(len(experiments) for _, experiments in chosen.values())
+    on_elsewhere = ", ".join(
+        f"{percent(run[metrics.key(model, metrics.ELSEWHERE_ACCURACY)])} ({study.MODEL_TITLES[model]})"
+        for model in metrics.SCORED
+    )
+    return caption(
+        f"On 2,000 digits written elsewhere (UCI's, from Dutch maps, bold, filling their box; "
+        f"`data.elsewhere`), the committed seed-2 run scores {on_elsewhere}. Adapted without their "
+        f"labels, each model's recipe chosen on one half and scored on the other, over {seeds} seeds: "
+        f"{'; '.join(scores)}."
+    )
+
+
+def backbone_catalog() -> str:
+    """docs/backbones.md: each backbone's sizes, scaling, cuts and their arithmetic, from the catalog."""
+    rows = [
+        [
+            f"`{name}`",
+            f"{entry.default_size} ({entry.min_size})",
+            f"`{entry.scaling}`",
+            ", ".join(f"`{cut}`" for cut in entry.cuts),
+            ", ".join(f"{entry.gflop[cut]:.3g}" for cut in entry.cuts),
+        ]
+        for name, entry in catalog.BACKBONES.items()
+    ]
+    columns = [
+        "`backbone.name`",
+        "input size: default (smallest)",
+        "own scaling",
+        "`backbone.layer`: null (the last), then earlier",
+        "GFLOP per image at each",
+    ]
+    return markdown(columns, rows) + "\n\n" + caption("From `core.catalog`; GFLOP counted by `backbones.flops`.")
 
 
 def at_the_defaults() -> str:
     """docs/results.md: the blog, ours over seeds, and the committed seed-2 run."""
     runs, made = run_record("defaults")
-    committed = params.dotted(json.loads(Path("metrics/evaluate.json").read_text()))
+    run = committed()
     rows = []
     for model in catalog.MODELS:
         accuracy, errors = metrics.key(model, metrics.ACCURACY), metrics.key(model, metrics.ERRORS)
@@ -124,7 +207,7 @@ def at_the_defaults() -> str:
                 f"{'CNN' if model == 'cnn' else 'VGG16 + head'}: test accuracy",
                 f"{percent(blog_accuracy)} ({blog_errors} errors)",
                 mean_sd(runs[accuracy], percent=True, digits=2, extremes=True),
-                f"{percent(committed[accuracy])} ({committed[errors]} errors)",
+                f"{percent(run[accuracy])} ({run[errors]} errors)",
             ]
         )
     disagree = metrics.DISAGREEMENTS
@@ -133,7 +216,7 @@ def at_the_defaults() -> str:
             "test digits where the two disagree",
             "not given",
             mean_sd(runs[disagree], extremes=True),
-            str(committed[disagree]),
+            str(run[disagree]),
         ]
     )
     columns = ["", "the blog", f"ours, {seeds_of(runs)}", "ours, seed 2 (`make repro`)"]
@@ -295,6 +378,9 @@ def transcribed(name: str) -> Callable[[], str]:
 
 GENERATED: dict[str, Callable[[], str]] = {
     "headline": headline,
+    "first-run": first_run,
+    "backbone-catalog": backbone_catalog,
+    "elsewhere-headline": elsewhere_headline,
     "at-the-defaults": at_the_defaults,
     "the-two-commands": bench_rows("make-test", "make-repro"),
     "training": bench_rows("training"),
