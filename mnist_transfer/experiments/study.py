@@ -165,9 +165,9 @@ def elsewhere_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) ->
     ]
 
 
-# docs/elsewhere.md's adaptation: the frozen transfer at block3_pool with the standardised head
-# that the first half of the digits from elsewhere chose (256 units, dropout 0.5, 3 epochs),
-# the digits' strokes made MNIST's, then both models self-trained without their labels.
+# docs/elsewhere.md's adaptation: the frozen transfer at block3_pool with a standardised head
+# (256 units, dropout 0.5, 3 epochs, set in exploration on the first half), the digits'
+# strokes made MNIST's, then both models self-trained without their labels.
 ADAPTATION_COMMON = (
     "backbone.layer=block3_pool",
     "head.normalize=true",
@@ -189,8 +189,8 @@ ADAPTATION = {
     # The head reads them standardised by their own statistics, estimated on the first half
     # (adapt.normalize); the CNN has no such statistics: it is the inductive row's again.
     (*INDUCTIVE, "adapt.normalize=true"): "+ the head reads them by their own statistics (inductive)",
-    # Only the strokes bolder than MNIST's 95th percentile thinned, down to it: the framing
-    # that the first half chose among gates and caps as sparing MNIST's own digits.
+    # Only the strokes bolder than MNIST's 95th percentile thinned, down to it (set in
+    # exploration on the first half, among gates and caps, as sparing MNIST's own digits).
     CAPPED_STROKES: "framed, strokes capped at MNIST's 95th percentile (data.strokes: capped)",
     CAPPED_INDUCTIVE: "+ self-trained on the first half (inductive)",
     CAPPED_TRANSDUCTIVE: "+ self-trained on all 2,000 (transductive)",
