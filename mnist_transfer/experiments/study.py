@@ -265,6 +265,58 @@ def adaptation_details(runs: pd.DataFrame) -> str:
     return (table_of(targets) + "\n\n" if targets else "") + table_of(rows)
 
 
+def compared_rows(titles: dict[tuple[str, ...], str]) -> Callable:
+    """Rows of a study that compares configurations of the transfer model on MNIST: each one's
+    validation and test accuracy, the CNN's beside it, the disagreements, the command."""
+
+    def rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
+        def accuracy(model: str, metric: str) -> str:
+            found = experiments.get(metrics.key(model, metric), pd.Series(dtype=float))
+            return mean_sd(found, percent=True, digits=2, extremes=True)
+
+        return [
+            {
+                "configuration": titles[configuration],
+                "VGG16 + head, validation": accuracy("transfer", metrics.VAL_ACCURACY),
+                "VGG16 + head, test": accuracy("transfer", metrics.ACCURACY),
+                "CNN, test": accuracy("cnn", metrics.ACCURACY),
+                "disagreements": mean_sd(experiments.get(metrics.DISAGREEMENTS, pd.Series(dtype=float))),
+                "seeds": str(len(experiments)),
+                "settings": " ".join(f"`{setting}`" for setting in configuration) or "params.yaml",
+            }
+        ]
+
+    return rows
+
+
+CAFFE = "backbone.preprocess=caffe"
+# docs/results.md: the readings of what the blog left unsaid (input scaling, optimizer, batch).
+BLOGS_GAP = {
+    (CAFFE,): "`caffe` (Keras' `vgg16.preprocess_input`), RMSprop, batch 86 (the kernel's head)",
+    (CAFFE, "head.batch_size=32"): "`caffe`, RMSprop, batch 32 (Keras' default batch)",
+    (CAFFE, "head.optimizer=adam"): "`caffe`, Adam",
+    (CAFFE, "head.optimizer=adam", "head.batch_size=32"): "`caffe`, Adam, batch 32",
+    (): "`unit` (pixels / 255, the blog's code's scaling), RMSprop, batch 86: params.yaml",
+}
+# docs/beyond-the-blog.md: where the features are taken, standardised or not, how long the head trains.
+LAYERS_AND_HEADS = {
+    (f"backbone.layer={layer}", f"head.normalize={normalize}", f"head.epochs={epochs}"): (
+        f"`{layer}`, {'standardised' if normalize == 'true' else 'raw'}, {epochs} head epoch{'s' * (epochs > 1)}"
+    )
+    for layer in ("block5_pool", "block4_pool", "block3_pool")
+    for normalize in ("false", "true")
+    for epochs in (1, 10)
+}
+# docs/beyond-the-blog.md: one change at a time around the best frozen configuration.
+AROUND_THE_BEST = {
+    (): "the configuration: float16 features, 48 px, computed as `auto` picks",
+    ("backbone.feature_dtype=float32",): "features stored as float32",
+    ("backbone.precision=float32",): "convolutions in float32",
+    ("backbone.input_size=32",): "32 px input",
+    ("backbone.weights=random",): "random frozen weights (what ImageNet buys)",
+}
+
+
 STUDIES = {
     # docs/backbones.md: every backbone at its last layer and one earlier, a standardised head
     # trained 10 epochs; a 10,000-image training subset, so the study fits an afternoon on 2 cores.
@@ -275,6 +327,30 @@ STUDIES = {
         rows=backbone_rows,
         label=backbone_label,
         chooses_for=("transfer",),
+    ),
+    # The blog's gap (docs/results.md): which reading of its VGG16 is chosen on validation data.
+    "blogs-gap": Study(
+        common=(),
+        configurations=lambda: list(BLOGS_GAP),
+        rows=compared_rows(BLOGS_GAP),
+        label=BLOGS_GAP.__getitem__,
+        chooses_for=("transfer",),
+        seeds=5,
+    ),
+    # docs/beyond-the-blog.md: the layer and the head, at VGG16's own scaling; the best frozen
+    # configuration is this study's winner on validation data.
+    "layers-and-heads": Study(
+        common=(CAFFE,),
+        configurations=lambda: list(LAYERS_AND_HEADS),
+        rows=compared_rows(LAYERS_AND_HEADS),
+        label=LAYERS_AND_HEADS.__getitem__,
+        chooses_for=("transfer",),
+    ),
+    "around-the-best": Study(
+        common=BEST_FROZEN,
+        configurations=lambda: list(AROUND_THE_BEST),
+        rows=compared_rows(AROUND_THE_BEST),
+        label=AROUND_THE_BEST.__getitem__,
     ),
     # docs/elsewhere.md: both models, their augmentations and the two combined, on MNIST's test
     # set and on the digits from elsewhere; the same training subset. It compares; it chooses nothing.
