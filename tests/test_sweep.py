@@ -1,7 +1,9 @@
 """Sweeps on Dask's scheduler, with real processes on the small data set: a LocalCluster on
-one machine; then a scheduler and two `dask worker` processes on localhost, each started in a
-clone of its own, sharing a bare Git remote and a local DVC remote, one SIGKILLed mid-task."""
+one machine; then a scheduler and two `dask worker` processes on localhost, speaking TLS, each
+started in a clone of its own, sharing a bare Git remote and a local DVC remote, one SIGKILLed
+mid-task."""
 
+import contextlib
 import io
 import os
 import signal
@@ -74,6 +76,14 @@ def test_a_sweep_at_a_layer_never_extracted_extracts_once(pipeline_copy):
         (("-S", "epoch=3"), "params.yaml: unknown key 'epoch'; did you mean 'epochs'?"),
         (("-S", "epochs=0"), "params.yaml: epochs must be a whole number >= 1, got 0"),
         (("--scheduler", "tcp://127.0.0.1:9"), "--scheduler and --git-remote go together"),
+        (
+            ("--scheduler", "tcp://10.1.2.3:8786", "--git-remote", "x"),
+            "--scheduler tcp://10.1.2.3:8786: a tcp:// scheduler off this machine lets anyone who reaches it",
+        ),
+        (
+            ("--scheduler", "tls://10.1.2.3:8786", "--git-remote", "x"),
+            "--scheduler tls://10.1.2.3:8786: TLS without credentials; set Dask's distributed.comm.tls.ca-file",
+        ),
     ],
 )
 def test_a_bad_sweep_is_one_line_and_runs_nothing(pipeline_copy, args, expected):
@@ -100,6 +110,37 @@ from mnist_transfer.experiments import records
 for row in range(int(sys.argv[3])):
     records.append(Path(sys.argv[1]), [{"writer": sys.argv[2], "row": row, "metrics": {}, "padding": "x" * 4000}])
 """
+
+
+def test_the_cluster_refuses_a_client_in_the_clear_or_with_a_strangers_certificate(dask_cluster):
+    from distributed import Client
+    from distributed.security import Security
+
+    in_the_clear = dask_cluster["address"].replace("tls://", "tcp://")
+    with pytest.raises((OSError, TimeoutError)):
+        Client(in_the_clear, timeout="5s")
+    with pytest.raises((OSError, TimeoutError)):
+        Client(dask_cluster["address"], timeout="5s", security=Security.temporary())
+
+
+def test_a_local_sweeps_cluster_speaks_tls_and_listens_on_this_machine_only():
+    with contextlib.ExitStack() as stack:
+        client = sweep_module.client_for(None, None, 1, stack)
+        assert client.scheduler.address.startswith("tls://127.0.0.1:")
+        assert client.dashboard_link.startswith("http://127.0.0.1:")
+        listening = [c.laddr.ip for c in psutil.Process().net_connections("inet") if c.status == psutil.CONN_LISTEN]
+        assert listening and set(listening) == {"127.0.0.1"}, listening
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "127.8.9.10", "[::1]"])
+def test_a_plain_scheduler_on_this_machine_needs_no_tls(host):
+    assert sweep_module.scheduler_security(f"tcp://{host}:8786") is not None
+
+
+@pytest.mark.parametrize("address", ["tcp://0.0.0.0:8786", "tcp://scheduler.example:8786", "ws://192.168.1.2:8786"])
+def test_a_plain_scheduler_elsewhere_is_refused(address):
+    with pytest.raises(InputError, match=r"off this machine lets anyone who reaches it run code on the workers"):
+        sweep_module.scheduler_security(address)
 
 
 def test_two_processes_appending_to_one_record_at_once_lose_no_row(tmp_path):
@@ -158,19 +199,50 @@ def clone_of_project(dest: Path) -> dict:
     return {**os.environ, "PYTHONPATH": str(dest)}
 
 
+def tls_files(folder: Path) -> dict[str, str]:
+    """A certificate authority's certificate, and a certificate and key it signed, as PEM files
+    in `folder`: what a cluster's scheduler, workers and clients each present."""
+    from distributed.security import Security
+
+    made = Security.temporary()  # in memory: a self-signed certificate, its own authority
+    folder.mkdir()
+    files = {"ca": made.tls_ca_file, "cert": made.tls_client_cert, "key": made.tls_client_key}
+    for name, contents in files.items():
+        (folder / f"{name}.pem").write_text(contents)
+    return {name: str(folder / f"{name}.pem") for name in files}
+
+
+def tls_options(files: dict[str, str]) -> list[str]:
+    return ["--host", "127.0.0.1", "--tls-ca-file", files["ca"], "--tls-cert", files["cert"], "--tls-key", files["key"]]
+
+
+def tls_config(files: dict[str, str]) -> dict[str, str]:
+    """Dask's config for a client of that cluster, as environment variables."""
+    prefix = "DASK_DISTRIBUTED__COMM__"
+    return {
+        f"{prefix}TLS__CA_FILE": files["ca"],
+        f"{prefix}TLS__CLIENT__CERT": files["cert"],
+        f"{prefix}TLS__CLIENT__KEY": files["key"],
+        f"{prefix}REQUIRE_ENCRYPTION": "True",
+    }
+
+
 @pytest.fixture
 def dask_cluster(tmp_path) -> Iterator[dict]:
     """A scheduler and two workers (no nanny: killing one kills it for good), on localhost,
-    each in a clone of its own."""
+    each in a clone of its own, speaking TLS only, as docs/experiments.md starts them."""
     from distributed import Client
+    from distributed.security import Security
 
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"tls://127.0.0.1:{port}"
     dask = str(BIN / "dask")
+    credentials = tls_files(tmp_path / "tls")
+    tls = ["--protocol", "tls", *tls_options(credentials)]
     home = tmp_path / "scheduler"
     processes = [
         started(
-            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+            [dask, "scheduler", "--port", str(port), "--no-dashboard", *tls],
             home,
             tmp_path / "scheduler.log",
             clone_of_project(home),
@@ -181,18 +253,24 @@ def dask_cluster(tmp_path) -> Iterator[dict]:
         for name in ("worker-a", "worker-b"):
             home = tmp_path / name
             workers[name] = started(
-                [dask, "worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                [dask, "worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard", *tls],
                 home,
                 tmp_path / f"{name}.log",
                 clone_of_project(home),
             )
             processes.append(workers[name])
         deadline = time.monotonic() + 60
-        with Client(address, timeout="30s") as client:
+        security = Security(
+            tls_ca_file=credentials["ca"],
+            tls_client_cert=credentials["cert"],
+            tls_client_key=credentials["key"],
+            require_encryption=True,
+        )
+        with Client(address, timeout="30s", security=security) as client:
             while len(client.scheduler_info()["workers"]) < 2:
                 assert time.monotonic() < deadline, (tmp_path / "scheduler.log").read_text()
                 time.sleep(0.5)
-        yield {"address": address, "workers": workers}
+        yield {"address": address, "workers": workers, "env": {**os.environ, **tls_config(credentials)}}
     finally:
         for process in processes:
             if process.poll() is None:
@@ -232,7 +310,9 @@ def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_expe
 
     args = ["--seeds", "range(0,4)", *QUICK, "--scheduler", dask_cluster["address"], "--git-remote", str(origin)]
     log = tmp_path / "sweep.log"
-    process = started([sys.executable, "-m", "mnist_transfer.experiments.sweep", *args], pipeline_copy, log)
+    process = started(
+        [sys.executable, "-m", "mnist_transfer.experiments.sweep", *args], pipeline_copy, log, dask_cluster["env"]
+    )
     victim = dask_cluster["workers"]["worker-a"]
     deadline = time.monotonic() + 600
     while not running_a_point(victim):
