@@ -252,11 +252,13 @@ def dask_cluster(tmp_path) -> Iterator[dict]:
     try:
         for name in ("worker-a", "worker-b"):
             home = tmp_path / name
+            scratch = tmp_path / f"{name}-tmp"  # where its points' clones go
+            scratch.mkdir()
             workers[name] = started(
                 [dask, "worker", address, "--name", name, "--nthreads", "1", "--no-nanny", "--no-dashboard", *tls],
                 home,
                 tmp_path / f"{name}.log",
-                clone_of_project(home),
+                {**clone_of_project(home), "TMPDIR": str(scratch)},
             )
             processes.append(workers[name])
         deadline = time.monotonic() + 60
@@ -290,12 +292,78 @@ def command_line(process: psutil.Process) -> list[str]:
         return []
 
 
-def running_a_point(worker: subprocess.Popen) -> bool:
+def running_a_stage(worker: subprocess.Popen) -> bool:
+    """Whether one of the worker's points is running a stage that trains."""
     try:
         children = psutil.Process(worker.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return False
-    return any({"exp", "run"} <= set(command_line(child)) for child in children)
+    return any(set(command_line(child)) & {"stages.train_cnn", "stages.train_head"} for child in children)
+
+
+def processes_in(folder: Path) -> list[str]:
+    """The command lines of the processes working in `folder` or below it."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if Path(process.cwd()).is_relative_to(folder):
+                found.append(" ".join(process.cmdline()))
+    return found
+
+
+def clones_in(folder: Path) -> list[Path]:
+    return sorted(folder.glob("mnist-transfer-sweep-*"))
+
+
+@contextlib.contextmanager
+def served_counting_pushes(bare: Path, log: Path) -> Iterator[str]:
+    """`bare` served by `git daemon` on localhost, its URL, with a hook that logs each ref every
+    push updates, one line each: git's own receive-pack runs it, whoever pushes (a push to a
+    path goes through DVC's Git library, which runs no hook)."""
+    hook = bare / "hooks" / "update"
+    hook.write_text(f'#!/bin/sh\necho "$1" >> {log}\n')
+    hook.chmod(0o755)
+    port = free_port()
+    serving = ["--reuseaddr", "--export-all", "--enable=receive-pack", "--listen=127.0.0.1", f"--port={port}"]
+    daemon = started(
+        ["git", "daemon", *serving, f"--base-path={bare.parent}", str(bare.parent)],
+        bare.parent,
+        log.with_suffix(".daemon.log"),
+    )
+    url = f"git://127.0.0.1:{port}/{bare.name}"
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run(["git", "ls-remote", url], capture_output=True, check=False).returncode != 0:
+            assert time.monotonic() < deadline, log.with_suffix(".daemon.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=20)
+
+
+def sweep_and_kill(repo: Path, cluster: dict, git_remote: str, tmp_path: Path) -> str:
+    """A sweep of 4 seeds on `cluster`, one of whose workers is SIGKILLed while its point
+    trains; its output, once it has checked that the dead worker left nothing behind."""
+    args = ["--seeds", "range(0,4)", *QUICK, "--scheduler", cluster["address"], "--git-remote", git_remote]
+    log = tmp_path / "sweep.log"
+    process = started([sys.executable, "-m", "mnist_transfer.experiments.sweep", *args], repo, log, cluster["env"])
+    victim = cluster["workers"]["worker-a"]
+    deadline = time.monotonic() + 600
+    while not running_a_stage(victim):
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    os.kill(victim.pid, signal.SIGKILL)
+    # The dead worker's point leaves no process (its training stage included) and no clone.
+    scratch = tmp_path / "worker-a-tmp"
+    deadline = time.monotonic() + 60
+    while (processes_in(scratch) or clones_in(scratch)) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert processes_in(scratch) == []
+    assert clones_in(scratch) == []
+    assert process.wait(timeout=1200) == 0, log.read_text()
+    assert clones_in(tmp_path / "worker-b-tmp") == []
+    return log.read_text()
 
 
 def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_experiment_once(
@@ -307,27 +375,13 @@ def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_expe
     commit_all(pipeline_copy, "share the cache")
     dvc(pipeline_copy, "push", "--run-cache")
     git(pipeline_copy, "push", "-q", str(origin), "main")
-
-    args = ["--seeds", "range(0,4)", *QUICK, "--scheduler", dask_cluster["address"], "--git-remote", str(origin)]
-    log = tmp_path / "sweep.log"
-    process = started(
-        [sys.executable, "-m", "mnist_transfer.experiments.sweep", *args], pipeline_copy, log, dask_cluster["env"]
-    )
-    victim = dask_cluster["workers"]["worker-a"]
-    deadline = time.monotonic() + 600
-    while not running_a_point(victim):
-        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
-    os.kill(victim.pid, signal.SIGKILL)
-    assert process.wait(timeout=1200) == 0, log.read_text()
-    output = log.read_text()
+    pushes = tmp_path / "pushed-refs.log"
+    with served_counting_pushes(origin, pushes) as url:
+        output = sweep_and_kill(pipeline_copy, dask_cluster, url, tmp_path)
     assert "sweep: 4 done, 0 failed" in output, output
     assert "extract_features ran 0 times" in output  # the features came from the DVC remote's run-cache
-
-    pushed = [
-        line.split()[1]
-        for line in git(origin, "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps").splitlines()
-    ]
+    # Each point's experiment reached the Git remote once, by the remote's own count.
+    pushed = pushes.read_text().split()
     assert len(pushed) == 4 and len(set(pushed)) == 4, pushed
     assert finished_seeds(pipeline_copy) == [0, 1, 2, 3]  # pulled back by the sweep
 

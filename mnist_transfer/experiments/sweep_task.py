@@ -1,8 +1,12 @@
 """One point of a sweep, as a Dask worker runs it: a clone of its own, `dvc exp run` there,
 and the experiment pushed to the shared Git remote (and its outputs to the DVC remote)."""
 
+import contextlib
 import ctypes
+import dataclasses
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -11,6 +15,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from mnist_transfer.core import cpu
 from mnist_transfer.experiments import records
@@ -31,27 +37,48 @@ class Point:
 
 
 class PointFailed(Exception):
-    """`dvc exp run` or the push failed: its last error line."""
+    """`dvc exp run` or the push failed, or the point ran past its time: its last error line."""
 
 
-def _die_with_the_worker() -> None:
-    """In the child: killed when the process that started it dies, so that a dead worker
-    leaves no experiment running behind it to push a second copy."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def _terminate_with_the_worker() -> None:
+    """In the point's process: SIGTERM when the worker that started it dies (SIGKILL included),
+    so that a dead worker leaves no experiment running behind it to push a second copy."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_point(point: Point) -> dict:
+    """In a Dask worker: run one point in a process of its own, in a session of its own, and
+    return what it did (see `point_in_this_process`). Every process the point starts is in
+    that session; the worker's death, or the point's timeout, ends them all and removes the
+    point's clone."""
+    busy_before = records.busy_share()
+    guard = subprocess.Popen(
+        [sys.executable, "-m", "mnist_transfer.experiments.sweep_task"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=_terminate_with_the_worker if sys.platform == "linux" else None,
+        env=this_python_first(dict(os.environ)),
+    )
+    try:
+        out, err = guard.communicate(json.dumps(dataclasses.asdict(point)), timeout=POINT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        guard.terminate()  # it ends its session's every process and removes its clone
+        guard.communicate()
+        raise PointFailed(f"{point.name}: still running after {POINT_TIMEOUT_S} s") from None
+    if guard.returncode != 0:
+        lines = err.strip().splitlines()
+        raise PointFailed(lines[-1] if lines else f"{point.name}: exit status {guard.returncode}")
+    result = json.loads(out)
+    # Other workers on this host, or other work when it started.
+    result["cores_shared"] = point.threads < (os.cpu_count() or 1) or busy_before > 0.1
+    return result
 
 
 def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(
-        args,
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=POINT_TIMEOUT_S,
-        preexec_fn=_die_with_the_worker if sys.platform == "linux" else None,
-        check=False,
-    )
+    result = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if result.returncode != 0:
         lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("ERROR") or line.startswith("error:")]
@@ -65,22 +92,39 @@ def this_python_first(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
 
 
-def run_point(point: Point) -> dict:
-    """Run one point; what it did: its name, the worker's host, seconds, how many times it ran
-    the frozen backbone's extraction (0 when the features came from a cache), and its metrics
-    with the machine it ran on, for the sweep's record."""
-    busy_before = records.busy_share()
+def end_everything(folder: Path) -> None:
+    """Kill every process this one started, at any depth, then remove `folder`."""
+    me = psutil.Process()
+    while children := me.children(recursive=True):
+        for child in children:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
+        psutil.wait_procs(children, timeout=10)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def point_in_this_process(point: Point) -> dict:
+    """Run one point: its name, the worker's host, seconds, how many times it ran the frozen
+    backbone's extraction (0 when the features came from a cache), and its metrics with the
+    machine it ran on, for the sweep's record."""
     started = time.monotonic()
     env = {
-        **this_python_first(dict(os.environ)),
+        **dict(os.environ),
         "TF_NUM_INTRAOP_THREADS": str(point.threads),
         "TF_NUM_INTEROP_THREADS": "1",
         "DVC_NO_ANALYTICS": "1",
     }
     dvc = [sys.executable, "-m", "dvc"]
-    with tempfile.TemporaryDirectory(prefix="mnist-transfer-sweep-") as folder:
-        workspace = Path(folder) / "workspace"
-        _run(["git", "clone", "-q", "--no-checkout", point.source, str(workspace)], Path(folder), env)
+    folder = Path(tempfile.mkdtemp(prefix="mnist-transfer-sweep-"))
+
+    def on_terminate(signum: int, frame: object) -> None:
+        end_everything(folder)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    try:
+        workspace = folder / "workspace"
+        _run(["git", "clone", "-q", "--no-checkout", point.source, str(workspace)], folder, env)
         _run(["git", "checkout", "-q", point.rev], workspace, env)
         if point.cache_dir:
             _run([*dvc, "cache", "dir", "--local", point.cache_dir], workspace, env)
@@ -91,17 +135,34 @@ def run_point(point: Point) -> dict:
         errors = records.elsewhere_errors(workspace)
         held_out_errors = records.elsewhere_errors(workspace, held_out_only=True)
         cache = ["--no-cache"] if point.cache_dir else ["--run-cache"]
-        _run([*dvc, "exp", "push", "--force", *cache, point.source, point.name], workspace, env)
+        # Never forced: a point's experiment goes to the remote once, or the point fails.
+        _run([*dvc, "exp", "push", *cache, point.source, point.name], workspace, env)
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        end_everything(folder)
     return {
         "name": point.name,
         "host": socket.gethostname(),
-        "pid": os.getpid(),
         "seconds": round(time.monotonic() - started, 1),
         "extractions": output.count("Running stage 'extract_features'"),
         "metrics": measured,
         "elsewhere_errors": errors,
         "held_out_errors": held_out_errors,
         "machine": cpu.machine(),
-        # Other workers on this host, or other work when it started.
-        "cores_shared": point.threads < (os.cpu_count() or 1) or busy_before > 0.1,
     }
+
+
+def main() -> None:
+    """The point's process: the point as JSON on stdin, what it did as JSON on stdout, a
+    failure as one line on stderr."""
+    given = json.load(sys.stdin)
+    point = Point(**{**given, "settings": tuple(given["settings"])})
+    try:
+        print(json.dumps(point_in_this_process(point)))
+    except PointFailed as error:
+        print(error, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
