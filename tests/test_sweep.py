@@ -94,6 +94,37 @@ def test_a_bad_sweep_is_one_line_and_runs_nothing(pipeline_copy, args, expected)
     assert dvc(pipeline_copy, "exp", "list").strip() == ""
 
 
+def test_a_resumed_sweep_runs_only_the_seeds_its_record_lacks(pipeline_copy):
+    sweep(pipeline_copy, "--seeds", "0", *QUICK, "--record", "resumed")
+    result = sweep(pipeline_copy, "--seeds", "range(0,2)", *QUICK, "--record", "resumed", "--resume")
+    assert "sweep: 1 point on" in result.stdout, result.stdout
+    rows = records.read(pipeline_copy / "metrics/runs/resumed.jsonl")
+    assert sorted(row["seed"] for row in rows) == [0, 1]
+    again = sweep(pipeline_copy, "--seeds", "range(0,2)", *QUICK, "--record", "resumed", "--resume")
+    assert (
+        sweep_lines(again.stdout)
+        == "sweep: every seed asked for is in metrics/runs/resumed.jsonl already; nothing to run"
+    )
+
+
+def test_a_record_that_cannot_be_written_is_one_line_and_the_experiment_is_kept(pipeline_copy):
+    (pipeline_copy / "metrics/runs/blocked.jsonl").mkdir(parents=True)  # a folder where the file would go
+    result = sweep(pipeline_copy, "--seeds", "0", *QUICK, "--record", "blocked", check=False)
+    assert result.returncode == 2, result.stdout
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("error: sweep: 1 finished points not recorded, their experiments kept: sweep-"), last
+    assert finished_seeds(pipeline_copy) == [0]
+
+
+def test_a_failing_dvc_status_stops_the_sweep_in_one_line(pipeline_copy):
+    (pipeline_copy / ".dvc/config").write_text("[core\n")  # not INI: every dvc command fails
+    commit_all(pipeline_copy, "a broken DVC config")
+    result = sweep(pipeline_copy, "--seeds", "range(0,2)", check=False)
+    assert result.returncode == 2
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: sweep: dvc status failed, so nothing was started"), lines
+
+
 def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_copy):
     set_params(pipeline_copy, {"head.units": 64})
     result = sweep(pipeline_copy, "--seeds", "0", check=False)

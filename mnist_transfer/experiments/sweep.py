@@ -123,7 +123,18 @@ def needs_new_features(settings: list[str]) -> bool:
     status = subprocess.run(
         [sys.executable, "-m", "dvc", "status", "extract_features"], capture_output=True, text=True, check=False
     )
+    if status.returncode != 0:
+        raise InputError(f"sweep: dvc status failed, so nothing was started: {why_it_failed(status)}")
     return "extract_features" in status.stdout
+
+
+def still_to_run(seeds: list[int], settings: dict, record: str | None) -> list[int]:
+    """`seeds` less those that `record` holds a run of with these `settings`."""
+    if record is None:
+        raise InputError("--resume needs --record NAME: the record says which points finished")
+    path = records.run_record(record)
+    finished = {row["seed"] for row in (records.read(path) if path.exists() else []) if row["settings"] == settings}
+    return [seed for seed in seeds if seed not in finished]
 
 
 def points(seeds: list[int], settings: list[str], source: str, rev: str, cache_dir: str | None, threads: int):
@@ -253,6 +264,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--git-remote", help="with --scheduler: the Git remote every worker clones and pushes to")
     parser.add_argument("--record", metavar="NAME", help="append each finished point to metrics/runs/NAME.jsonl")
+    parser.add_argument("--resume", action="store_true", help="with --record: run only the seeds it lacks")
     args = parser.parse_args(argv)
     if not Path("dvc.yaml").is_file():
         raise InputError("dvc.yaml: not found; run the sweep from the project's root folder")
@@ -267,10 +279,22 @@ def main(argv: list[str]) -> None:
     check_settings(args.settings)
     settings = records.differing(args.settings)
 
-    def record(point: sweep_task.Point, result: dict) -> None:
-        if args.record is not None:
-            records.append(records.run_record(args.record), [record_row(point, result, settings)])
+    unrecorded: list[str] = []
 
+    def record(point: sweep_task.Point, result: dict) -> None:
+        if args.record is None:
+            return
+        try:
+            records.append(records.run_record(args.record), [record_row(point, result, settings)])
+        except OSError as error:  # the experiment itself is kept: `dvc exp show` lists it
+            unrecorded.append(point.name)
+            print(f"sweep: {point.name} not recorded in {records.run_record(args.record)}: {error}", flush=True)
+
+    if args.resume:
+        seeds = still_to_run(seeds, settings, args.record)
+        if not seeds:
+            print(f"sweep: every seed asked for is in {records.run_record(args.record)} already; nothing to run")
+            return
     rev = committed_rev(records.run_record(args.record) if args.record is not None else None)
     if args.scheduler:
         source, cache_dir, threads = args.git_remote, None, 1
@@ -319,6 +343,10 @@ def main(argv: list[str]) -> None:
         summary.main([])
     if failed:
         raise InputError(f"sweep: {len(failed)} of {len(todo)} points failed; the first: {failed[0]}")
+    if unrecorded:
+        raise InputError(
+            f"sweep: {len(unrecorded)} finished points not recorded, their experiments kept: {', '.join(unrecorded)}"
+        )
 
 
 if __name__ == "__main__":

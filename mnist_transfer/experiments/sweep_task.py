@@ -24,6 +24,9 @@ from mnist_transfer.experiments import records
 PR_SET_PDEATHSIG = 1
 # Past this a point has hung: one failed task, the sweep goes on.
 POINT_TIMEOUT_S = 6 * 3600
+# A Git or DVC remote that fails is tried again this many times in all, after 2 s, 4 s, ...
+REMOTE_TRIES = 4
+RETRY_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -77,13 +80,19 @@ def run_point(point: Point) -> dict:
     return result
 
 
-def _run(args: list[str], cwd: Path, env: dict[str, str]) -> str:
-    result = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    if result.returncode != 0:
-        lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
-        errors = [line for line in lines if line.startswith("ERROR") or line.startswith("error:")]
-        raise PointFailed(f"{' '.join(args[:4])} failed: {(errors or lines or ['no output'])[-1]}")
-    return result.stdout
+def _run(args: list[str], cwd: Path, env: dict[str, str], *, tries: int = 1) -> str:
+    """`args`' output; one line when it fails. A command that only talks to a remote (a clone,
+    a push) is tried `tries` times, RETRY_WAIT_S, then twice that, and so on, apart."""
+    for attempt in range(tries):
+        result = subprocess.run(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if result.returncode == 0:
+            return result.stdout
+        if attempt + 1 < tries:
+            time.sleep(RETRY_WAIT_S * 2**attempt)
+    lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR") or line.startswith("error:")]
+    again = f" (tried {tries} times)" if tries > 1 else ""
+    raise PointFailed(f"{' '.join(args[:4])} failed{again}: {(errors or lines or ['no output'])[-1]}")
 
 
 def this_python_first(env: dict[str, str]) -> dict[str, str]:
@@ -124,7 +133,8 @@ def point_in_this_process(point: Point) -> dict:
     signal.signal(signal.SIGTERM, on_terminate)
     try:
         workspace = folder / "workspace"
-        _run(["git", "clone", "-q", "--no-checkout", point.source, str(workspace)], folder, env)
+        clone = ["git", "clone", "-q", "--no-checkout", point.source, str(workspace)]
+        _run(clone, folder, env, tries=REMOTE_TRIES)
         _run(["git", "checkout", "-q", point.rev], workspace, env)
         if point.cache_dir:
             _run([*dvc, "cache", "dir", "--local", point.cache_dir], workspace, env)
@@ -136,7 +146,7 @@ def point_in_this_process(point: Point) -> dict:
         held_out_errors = records.elsewhere_errors(workspace, held_out_only=True)
         cache = ["--no-cache"] if point.cache_dir else ["--run-cache"]
         # Never forced: a point's experiment goes to the remote once, or the point fails.
-        _run([*dvc, "exp", "push", *cache, point.source, point.name], workspace, env)
+        _run([*dvc, "exp", "push", *cache, point.source, point.name], workspace, env, tries=REMOTE_TRIES)
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         end_everything(folder)
