@@ -50,7 +50,7 @@ setup: $(INSTALLED) $(PLOTS_TEMPLATE)
 $(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(TENSORFLOW)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-packaged.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: --require-hashes -r requirements-packaged.txt
 	rm -f $(VENV)/installed-*
 	touch $@
 
