@@ -158,8 +158,10 @@ def read_inputs(names: list[str]) -> list[Item]:
             )
         for file in files:
             try:
-                if not file.is_file():
+                if not file.exists():
                     raise InputError("not found")
+                if not file.is_file():  # reading a FIFO would wait for a writer; a device, forever
+                    raise InputError("not a regular file (a FIFO, a device or a socket); predict reads files")
                 if file.suffix.lower() == ".csv":
                     items += read_kaggle_csv(file)
                 else:
@@ -241,9 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     deslant = deslant if args.deslant is None else args.deslant
 
     items = read_inputs(args.inputs)
+    if args.output and args.output.resolve() in {Path(item.file).resolve() for item in items}:
+        raise InputError(f"-o {args.output}: one of the inputs; write the predictions elsewhere")
     failed = [item for item in items if item.error is not None]
     for item in failed:
-        print(f"error: {item.name}: {item.error}", file=sys.stderr)
+        print(f"error: {item.name}: {item.error}".encode(errors="backslashreplace").decode(), file=sys.stderr)
     read = like_the_models(items, stroke_width, deslant)
     if read:
         names = [args.kaggle] if args.kaggle else list(catalog.MODELS)
@@ -261,11 +265,14 @@ def main(argv: list[str] | None = None) -> int:
             table = kaggle_table(items, probabilities[args.kaggle])
         else:
             table = predictions_table(items, probabilities)
-        text = table.to_csv(index=False)
+        # A file name that is not UTF-8 comes back as the bytes it was (os.fsdecode's escapes).
+        data = table.to_csv(index=False).encode("utf-8", "surrogateescape")
         if args.output:
-            atomic.write_text(args.output, text)
+            atomic.write_bytes(args.output, data)
         else:
-            sys.stdout.write(text)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
     if failed:
         print(f"predict: {len(read)} of {len(items)} inputs predicted, {len(failed)} failed", file=sys.stderr)
         return 2
