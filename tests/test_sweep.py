@@ -62,6 +62,22 @@ def test_a_local_sweep_runs_each_seed_once_never_runs_the_backbone_and_records_e
     assert all(row["cores_shared"] and row["wall_s"] > 0 and row["machine"]["cpu"] for row in rows)
 
 
+def test_a_fresh_clone_that_pulled_the_data_sweeps_seeds_without_running_the_backbone(pipeline_copy, tmp_path):
+    dvc(pipeline_copy, "remote", "add", "--default", "shared", str(tmp_path / "dvc-remote"))
+    commit_all(pipeline_copy, "share the cache")
+    dvc(pipeline_copy, "push")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(pipeline_copy), str(clone))
+    # Every output but a timing: a cache that holds the features need not hold the timing of
+    # the run that made them (only that run's cache does).
+    lock = yaml.safe_load((clone / "dvc.lock").read_text())["stages"]
+    outs = [out["path"] for stage in lock.values() for out in stage["outs"]]
+    dvc(clone, "pull", *(out for out in outs if not out.startswith("metrics/cost/")))
+    output = sweep(clone, "--seeds", "range(0,2)", *QUICK).stdout
+    assert "sweep: 2 done, 0 failed" in output, output
+    assert "extract_features ran 0 times" in output
+
+
 def test_a_sweep_at_a_layer_never_extracted_extracts_once(pipeline_copy):
     output = sweep(pipeline_copy, "--seeds", "choice(3,5)", "-S", "backbone.layer=block4_pool", *QUICK).stdout
     assert "the first runs alone, to extract the features once" in output
