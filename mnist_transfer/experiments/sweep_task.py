@@ -56,7 +56,7 @@ def run_point(point: Point) -> dict:
     point's clone."""
     busy_before = records.busy_share()
     guard = subprocess.Popen(
-        [sys.executable, "-m", "mnist_transfer.experiments.sweep_task"],
+        [sys.executable, "-m", "mnist_transfer.experiments.point_process"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -160,19 +160,3 @@ def point_in_this_process(point: Point) -> dict:
         "held_out_errors": held_out_errors,
         "machine": cpu.machine(),
     }
-
-
-def main() -> None:
-    """The point's process: the point as JSON on stdin, what it did as JSON on stdout, a
-    failure as one line on stderr."""
-    given = json.load(sys.stdin)
-    point = Point(**{**given, "settings": tuple(given["settings"])})
-    try:
-        print(json.dumps(point_in_this_process(point)))
-    except PointFailed as error:
-        print(error, file=sys.stderr)
-        sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
