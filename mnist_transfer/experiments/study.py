@@ -368,13 +368,19 @@ STUDIES = {
         common=ADAPTATION_COMMON,
         configurations=lambda: list(ADAPTATION),
         rows=adaptation_rows,
-        label=ADAPTATION.__getitem__,
+        label=settings_in_words,
         chooses_for=tuple(TARGETS),
         chosen_by=metrics.FIRST_HALF_ACCURACY,
         reported=metrics.HELD_OUT_ACCURACY,
         details=adaptation_details,
     ),
 }
+
+
+def settings_in_words(configuration: tuple[str, ...]) -> str:
+    """A configuration as the settings that make it, each in backticks: a row's words lean on
+    the rows above it, a winner stands alone."""
+    return ", ".join(f"`{setting}`" for setting in configuration) or "the study's settings alone"
 
 
 def score(experiments: pd.DataFrame, model: str, metric: str) -> str:

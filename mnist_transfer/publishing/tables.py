@@ -157,7 +157,7 @@ def elsewhere_headline() -> str:
         change = 100 * (experiments[mnist].mean() - unadapted[mnist].mean())
         scores.append(
             f"{study.MODEL_TITLES[model]} {mean_sd(held_out, percent=True, digits=2)} "
-            f"({study.ADAPTATION[configuration].removeprefix('+ ')}; MNIST's test {change:+.2f} point)"
+            f"({study.settings_in_words(configuration)}; MNIST's test {change:+.2f} point)"
         )
     seeds = min(len(experiments) for _, experiments in chosen.values())
     on_elsewhere = ", ".join(
