@@ -265,6 +265,12 @@ def adaptation_details(runs: pd.DataFrame) -> str:
     return (table_of(targets) + "\n\n" if targets else "") + table_of(rows)
 
 
+def settings_in_words(configuration: tuple[str, ...]) -> str:
+    """A configuration as the settings that make it, each in backticks: a row's words lean on
+    the rows above it, a winner stands alone."""
+    return ", ".join(f"`{setting}`" for setting in configuration) or "the study's settings alone"
+
+
 def compared_rows(titles: dict[tuple[str, ...], str]) -> Callable:
     """Rows of a study that compares configurations of the transfer model on MNIST: each one's
     validation and test accuracy, the CNN's beside it, the disagreements, the command."""
@@ -375,12 +381,6 @@ STUDIES = {
         details=adaptation_details,
     ),
 }
-
-
-def settings_in_words(configuration: tuple[str, ...]) -> str:
-    """A configuration as the settings that make it, each in backticks: a row's words lean on
-    the rows above it, a winner stands alone."""
-    return ", ".join(f"`{setting}`" for setting in configuration) or "the study's settings alone"
 
 
 def score(experiments: pd.DataFrame, model: str, metric: str) -> str:
