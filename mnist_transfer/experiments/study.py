@@ -427,14 +427,20 @@ def table(study: Study, runs: pd.DataFrame) -> str:
     """Every configuration's rows; where the study chooses, a last column names the models each
     row won for on validation data, and marks every other row as not chosen."""
     chosen = winners(study, runs)
-    rows = []
+    rows, not_run = [], []
     for configuration in study.configurations():
+        experiments = matching(runs, (*study.common, *configuration))
+        if experiments.empty:
+            not_run.append(settings_in_words(configuration))
+            continue
         won = ", ".join(MODEL_TITLES[model] for model, (c, _) in chosen.items() if c == configuration)
-        for row in study.rows(matching(runs, (*study.common, *configuration)), configuration):
+        for row in study.rows(experiments, configuration):
             if study.chooses_for:
                 row[f"chosen on the {SCORE_TITLES[study.chosen_by]}"] = won or "not chosen"
             rows.append(row)
-    return table_of(rows)
+    return table_of(rows) + (
+        f"\n\nNot in the record, so neither shown nor chosen among: {'; '.join(not_run)}." if not_run else ""
+    )
 
 
 def everything(study: Study, runs: pd.DataFrame) -> str:
