@@ -7,6 +7,7 @@
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -438,9 +439,10 @@ def table(study: Study, runs: pd.DataFrame) -> str:
             if study.chooses_for:
                 row[f"chosen on the {SCORE_TITLES[study.chosen_by]}"] = won or "not chosen"
             rows.append(row)
-    return table_of(rows) + (
-        f"\n\nNot in the record, so neither shown nor chosen among: {'; '.join(not_run)}." if not_run else ""
-    )
+    if not not_run:
+        return table_of(rows)
+    missing = f"Not in the record, so neither shown nor chosen among: {'; '.join(not_run)}."
+    return table_of(rows) + "\n\n" + textwrap.fill(missing, 100, break_on_hyphens=False, break_long_words=False)
 
 
 def everything(study: Study, runs: pd.DataFrame) -> str:
