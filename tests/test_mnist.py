@@ -5,6 +5,7 @@ import gzip
 import io
 import os
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -199,3 +200,41 @@ def test_the_unpickler_still_reads_an_honest_array():
     array = np.arange(12, dtype=np.float32).reshape(3, 4)
     loaded = mnist.ArraysOnlyUnpickler(io.BytesIO(pickle.dumps(array, protocol=4))).load()
     np.testing.assert_array_equal(loaded, array)
+
+
+def test_mnist_with_one_pixel_changed_is_refused(mnist_arrays):
+    arrays = {key: array.copy() for key, array in mnist_arrays.items()}
+    arrays["x_test"][9999, 14, 14] ^= 1  # class counts and first labels untouched
+    with pytest.raises(InputError, match=r"^changed: the arrays' sha256 is [0-9a-f]{64}, not MNIST's 869043a0"):
+        mnist.check_is_mnist(arrays, "changed")
+
+
+def test_an_idx_header_whose_dimensions_overflow_is_one_line(tmp_path):
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    huge = b"\x00\x00\x08\x03" + (2**31 - 1).to_bytes(4, "big") * 3  # (2^31-1)^3 bytes announced
+    (folder / "train-images-idx3-ubyte").write_bytes(huge + bytes(16))
+    with pytest.raises(InputError, match=r"train-images-idx3-ubyte: 32 bytes, expected \d{28} for shape"):
+        mnist._read_idx(folder / "train-images-idx3-ubyte")
+
+
+def test_a_gzip_that_inflates_past_the_limit_stops_before_it_fills_memory(tmp_path):
+    bomb = tmp_path / "bomb.gz"
+    bomb.write_bytes(gzip.compress(bytes(4096 + 1)))
+    with pytest.raises(InputError, match=r"bomb.gz: decompresses past 4096 bytes"):
+        mnist.gunzipped(bomb, limit=4096)
+    assert mnist.gunzipped(bomb, limit=4097) == bytes(4097)
+
+
+def test_an_npz_member_that_announces_more_than_it_holds_is_refused_unread(tmp_path):
+    arrays = {key: np.zeros((2, 28, 28) if key.startswith("x") else 2, np.uint8) for key in mnist.KEYS}
+    path = tmp_path / "crafted.npz"
+    np.savez(path, **arrays)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["x_train.npy"] = members["x_train.npy"].replace(b"(2, 28, 28)", b"(1000000000, 28, 28)", 1)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(InputError, match=r"x_train.npy announces shape \(1000000000, 28, 28\) of uint8"):
+        mnist.load_npz(path)

@@ -1,6 +1,9 @@
 """The models: the architectures the blog compared, to the parameter, each taking what the
 stage before it writes."""
 
+import errno
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -273,3 +276,20 @@ def test_a_normalised_head_saves_its_normalisation_and_predicts_the_same_after_l
     model_files.save(head, tmp_path / "head.keras")
     loaded = model_files.load(tmp_path / "head.keras")
     np.testing.assert_array_equal(loaded.predict(features, verbose=0), head.predict(features, verbose=0))
+
+
+def test_features_that_the_disk_has_no_room_for_stop_in_one_line_before_extraction(
+    imagenet_base_48, digits, tmp_path, monkeypatch
+):
+    conv_base, _ = imagenet_base_48
+    features = extraction.feature_extractor(conv_base, "caffe", "block5_pool")
+    predicted = []
+    monkeypatch.setattr(features, "predict_on_batch", lambda batch: predicted.append(batch))
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full)  # a full disk, as the kernel reports it
+    with pytest.raises(InputError, match=r"features.npy: no room for 0 MiB of features \(\d+ MiB free there\)"):
+        extraction.extract(features, digits, 8, tmp_path / "features.npy", "float16")
+    assert predicted == []

@@ -278,3 +278,26 @@ def test_the_backbone_batch_is_bounded_by_its_pixels_at_the_input_size(defaults)
         "params.yaml: backbone.batch_size 168 at input_size 224 is 8,429,568 pixels a batch, over the 8,388,608 "
         "that keep VGG16's first block near 4 GiB; at input_size 224, batch_size must be at most 167"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "epochs: " + "[" * 5000 + "]" * 5000 + "\n",
+            r"^params.yaml: line 1: nested 9 deep; params.yaml is 8 at most$",
+        ),
+        (
+            "a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nepochs: [*b, *b, *b]\n",
+            r"^params.yaml: line 1: an anchor or alias; params.yaml names every value itself$",
+        ),
+        ("# " + "x" * 70_000 + "\nepochs: 1\n", r"^params.yaml: 70013 bytes; a params file is a few hundred$"),
+    ],
+    ids=["deep", "aliases", "huge"],
+)
+def test_params_yaml_built_to_exhaust_the_parser_is_one_line(tmp_path, monkeypatch, text, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "params.yaml").write_text(text)
+    (tmp_path / "dvc.yaml").write_text((ROOT / "dvc.yaml").read_text())
+    with pytest.raises(InputError, match=expected):
+        params.load("train_cnn")

@@ -3,6 +3,7 @@
 and every kind of bad input, each one line while the rest are still predicted."""
 
 import io
+import os
 import struct
 import subprocess
 import sys
@@ -323,3 +324,57 @@ def test_images_get_the_strokes_the_models_were_made_for_and_kaggle_rows_stay_mn
     assert np.array_equal(predict_module.like_the_models(items, "kept", deslant=False)[0], bold)
     monkeypatch.chdir(tmp_path)  # no params.yaml: as framed
     assert predict_module.framing_of_models() == ("kept", False)
+
+
+def test_a_fifo_is_one_line_not_a_wait(pipeline, tmp_path):
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    result = predict(pipeline, str(fifo))
+    assert result.returncode == 2
+    assert (
+        result.stderr.splitlines()[0]
+        == f"error: {fifo}: not a regular file (a FIFO, a device or a socket); predict reads files"
+    )
+
+
+def test_an_output_that_is_one_of_the_inputs_is_refused_before_anything_is_read(pipeline, test_set, tmp_path):
+    digits, _ = test_set
+    csv = kaggle_csv(tmp_path / "test.csv", digits[:3])
+    before = csv.read_bytes()
+    result = predict(pipeline, str(tmp_path), "-o", str(csv))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"error: -o {csv}: one of the inputs; write the predictions elsewhere"
+    assert csv.read_bytes() == before
+
+
+def test_a_file_name_that_is_not_utf8_comes_back_as_its_bytes(pipeline, test_set, tmp_path):
+    digits, _ = test_set
+    folder = os.fsencode(tmp_path / "scans")
+    os.mkdir(folder)
+    name = os.path.join(folder, b"digit_\xff.png")
+    with open(name, "wb") as file:
+        Image.fromarray(255 - digits[0]).save(file, format="PNG")
+    result = subprocess.run(
+        [sys.executable, "-m", "mnist_transfer.commands.predict", os.fsdecode(folder)],
+        cwd=pipeline,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert name in result.stdout
+
+
+def test_a_large_kaggle_csv_is_read_row_by_row_not_whole(tmp_path):
+    import tracemalloc
+
+    rows = np.random.default_rng(0).integers(0, 256, (5000, len(predict_module.PIXELS)))
+    path = tmp_path / "big.csv"
+    path.write_text(",".join(predict_module.PIXELS) + "\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+    tracemalloc.start()
+    items = predict_module.read_kaggle_csv(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(items) == 5000 and all(item.error is None for item in items)
+    # The digits themselves are 3.9 MB; the file, as bytes and again as text, would be twice its size.
+    assert peak < path.stat().st_size, (peak, path.stat().st_size)

@@ -1,6 +1,9 @@
 """A frozen backbone as a feature extractor: raw 28x28 uint8 digits in, the features at a
 chosen layer out, written to disk batch by batch. Only extract_features runs it."""
 
+import errno
+import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -64,6 +67,23 @@ def feature_extractor(conv_base: keras.Model, scaling: str, layer: str, precisio
     return keras.Model(raw, features, name="backbone_features")
 
 
+def reserve_disk(path: Path) -> None:
+    """Give `path` (a sparse file as memory-mapped) its every block now: on a full disk, a
+    write into the map would end the process with SIGBUS, minutes in; this is one line first."""
+    size = path.stat().st_size
+    try:
+        with path.open("r+b") as file:
+            os.posix_fallocate(file.fileno(), 0, size)
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        free = shutil.disk_usage(path.parent).free
+        raise InputError(
+            f"{path}: no room for {size / 2**20:.0f} MiB of features ({free / 2**20:.0f} MiB free there); "
+            "free some space, or store them as float16 (backbone.feature_dtype)"
+        ) from None
+
+
 def extract(
     extractor: keras.Model,
     images: np.ndarray,
@@ -77,6 +97,7 @@ def extract(
     batch by batch (never all in memory), with a progress bar; their shape per image."""
     shape = extractor.output_shape[1:]
     out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(len(images), *shape))
+    reserve_disk(path)
     progress = keras.utils.Progbar(len(images), unit_name="image", verbose=int(progress_bar))
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size]

@@ -75,7 +75,7 @@ def _imagenet(name: str, input_size: int) -> tuple[keras.Model, str]:
             "is known; run where it can be reached once (Keras caches it), or use another backbone"
         )
     model = build(name, input_size)
-    path = packaged_file(entry.packaged.requirement, entry.packaged.path)
+    path = packaged_file(entry.packaged.requirement, entry.packaged.path, entry.packaged.file_sha256)
     if entry.packaged.form == "onnx":
         for layer, (kernel, bias) in onnx_conv_weights(path).items():
             model.get_layer(layer).set_weights([kernel, bias])

@@ -8,9 +8,9 @@ model's label and probability out, as CSV (README.md, Your own digits).
 
 import argparse
 import csv
-import io
 import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,17 +75,15 @@ def read_kaggle_csv(path: Path) -> list[Item]:
     """Every data row of a Kaggle digits CSV: its digit as it is, or what is wrong with it
     (a row of the wrong length, a cell that is no pixel). A file that is no such CSV at all
     is an InputError, saying why. Read row by row, so one bad row costs that row alone."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")  # Excel writes a BOM before the header
-    except UnicodeDecodeError as error:
-        raise InputError(
-            f"not a readable CSV (not UTF-8 text: byte {error.start} is {error.object[error.start]:#04x})"
-        ) from None
-    rows = csv.reader(io.StringIO(text, newline=""))
+    with path.open(encoding="utf-8-sig", newline="") as file:  # Excel writes a BOM before the header
+        return _read_kaggle_rows(path, csv.reader(file))
+
+
+def _read_kaggle_rows(path: Path, rows: Iterator[list[str]]) -> list[Item]:
     try:
         header = next(rows, None)
-    except csv.Error as error:
-        raise InputError(f"not a readable CSV ({error})") from None
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise InputError(f"not a readable CSV ({_why(error)})") from None
     if not header:
         raise InputError("empty, not a Kaggle digits CSV")
     columns = [cell.strip() for cell in header]
@@ -100,9 +98,10 @@ def read_kaggle_csv(path: Path) -> list[Item]:
     while True:
         try:
             cells = next(rows, None)
-        except csv.Error as error:  # a quote never closed, a field over the csv module's limit
+        # A quote never closed, a field over the csv module's limit, bytes that are not UTF-8.
+        except (csv.Error, UnicodeDecodeError) as error:
             items.append(
-                Item(str(path), number + 1, error=f"not readable as CSV ({error}); the rest of the file skipped")
+                Item(str(path), number + 1, error=f"not readable as CSV ({_why(error)}); the rest of the file skipped")
             )
             break
         if cells is None:
@@ -118,6 +117,12 @@ def read_kaggle_csv(path: Path) -> list[Item]:
     if not items:
         raise InputError("a header and no rows, no digit to predict")
     return items
+
+
+def _why(error: Exception) -> str:
+    if isinstance(error, UnicodeDecodeError):
+        return f"not UTF-8 text: byte {error.object[error.start]:#04x}"
+    return str(error)
 
 
 def pixels_of(cells: list[str]) -> tuple[np.ndarray | None, str | None]:
@@ -158,8 +163,10 @@ def read_inputs(names: list[str]) -> list[Item]:
             )
         for file in files:
             try:
-                if not file.is_file():
+                if not file.exists():
                     raise InputError("not found")
+                if not file.is_file():  # reading a FIFO would wait for a writer; a device, forever
+                    raise InputError("not a regular file (a FIFO, a device or a socket); predict reads files")
                 if file.suffix.lower() == ".csv":
                     items += read_kaggle_csv(file)
                 else:
@@ -241,9 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     deslant = deslant if args.deslant is None else args.deslant
 
     items = read_inputs(args.inputs)
+    if args.output and args.output.resolve() in {Path(item.file).resolve() for item in items}:
+        raise InputError(f"-o {args.output}: one of the inputs; write the predictions elsewhere")
     failed = [item for item in items if item.error is not None]
     for item in failed:
-        print(f"error: {item.name}: {item.error}", file=sys.stderr)
+        print(f"error: {item.name}: {item.error}".encode(errors="backslashreplace").decode(), file=sys.stderr)
     read = like_the_models(items, stroke_width, deslant)
     if read:
         names = [args.kaggle] if args.kaggle else list(catalog.MODELS)
@@ -261,11 +270,14 @@ def main(argv: list[str] | None = None) -> int:
             table = kaggle_table(items, probabilities[args.kaggle])
         else:
             table = predictions_table(items, probabilities)
-        text = table.to_csv(index=False)
+        # A file name that is not UTF-8 comes back as the bytes it was (os.fsdecode's escapes).
+        data = table.to_csv(index=False).encode("utf-8", "surrogateescape")
         if args.output:
-            atomic.write_text(args.output, text)
+            atomic.write_bytes(args.output, data)
         else:
-            sys.stdout.write(text)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
     if failed:
         print(f"predict: {len(read)} of {len(items)} inputs predicted, {len(failed)} failed", file=sys.stderr)
         return 2

@@ -16,10 +16,40 @@ import numpy as np
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def partial_path(path: Path) -> Path:
-    """Where `path` is written before it is complete: a hidden sibling that keeps the
-    suffix (Keras and NumPy insist on theirs), never inside a DVC output folder."""
-    return path.with_name(f".{path.stem}.partial{path.suffix}")
+def partial_path(path: Path, pid: int | None = None) -> Path:
+    """Where process `pid` (this one by default) writes `path` before it is complete: a hidden
+    sibling, named by the writer so that two never share one, that keeps the suffix (Keras and
+    NumPy insist on theirs), never inside a DVC output folder."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid() if pid is None else pid}{path.suffix}")
+
+
+def _left_by_dead_writers(path: Path) -> list[Path]:
+    found = []
+    for partial in path.parent.glob(f".{path.stem}.partial-*{path.suffix}"):
+        writer = partial.name.removeprefix(f".{path.stem}.partial-").removesuffix(path.suffix)
+        if writer.isdigit() and partial == partial_path(path, int(writer)) and not _alive(int(writer)):
+            found.append(partial)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+def _sync(path: Path) -> None:
+    """Flush `path` (a file, or a folder's entries) to the disk, so a crash after the rename
+    finds the new contents, not an empty file under the new name."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _remove(path: Path) -> None:
@@ -36,17 +66,21 @@ def replacing(path: Path | str) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = partial_path(path)
-    _remove(partial)  # left by a run that was killed
+    for left in [partial, *_left_by_dead_writers(path)]:  # by runs that were killed
+        _remove(left)
     try:
         yield partial
     except BaseException:
         _remove(partial)
         raise
+    for written in [partial, *partial.rglob("*")] if partial.is_dir() else [partial]:
+        _sync(written)
     if partial.is_dir():
         # A folder cannot replace another in one step; if killed in between, the output is
         # simply missing, never half-written.
         _remove(path)
     os.replace(partial, path)
+    _sync(path.parent)
 
 
 def write_bytes(path: Path | str, data: bytes) -> None:

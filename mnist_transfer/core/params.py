@@ -137,10 +137,39 @@ def _shown(value: Any) -> str:
     return "nothing" if value is None else repr(value)
 
 
+# params.yaml is a few hundred bytes, two levels deep, and names no anchor: anything far
+# beyond stops in one line before a parser builds it.
+MAX_PARAMS_BYTES = 64 * 1024
+MAX_PARAMS_DEPTH = 8
+
+
+class _Bounded(yaml.SafeLoader):
+    """A safe loader that refuses anchors and aliases (one alias of an alias of ... grows into
+    billions of values when walked) and nesting past MAX_PARAMS_DEPTH (Python's recursion
+    limit would end it in a traceback)."""
+
+    depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        where = f"{self.name}: line {event.start_mark.line + 1}"
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise InputError(f"{where}: an anchor or alias; params.yaml names every value itself")
+        self.depth += 1
+        try:
+            if self.depth > MAX_PARAMS_DEPTH:
+                raise InputError(f"{where}: nested {self.depth} deep; params.yaml is {MAX_PARAMS_DEPTH} at most")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def _read_yaml(path: Path) -> Any:
     try:
+        if path.stat().st_size > MAX_PARAMS_BYTES:
+            raise InputError(f"{path}: {path.stat().st_size} bytes; a params file is a few hundred")
         with path.open() as file:
-            return yaml.safe_load(file)
+            return yaml.load(file, Loader=_Bounded)
     except FileNotFoundError:
         raise InputError(f"{path}: not found; run from the project's root folder") from None
     except yaml.YAMLError as error:

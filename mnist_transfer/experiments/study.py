@@ -7,6 +7,7 @@
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,6 +266,12 @@ def adaptation_details(runs: pd.DataFrame) -> str:
     return (table_of(targets) + "\n\n" if targets else "") + table_of(rows)
 
 
+def settings_in_words(configuration: tuple[str, ...]) -> str:
+    """A configuration as the settings that make it, each in backticks: a row's words lean on
+    the rows above it, a winner stands alone."""
+    return ", ".join(f"`{setting}`" for setting in configuration) or "the study's settings alone"
+
+
 def compared_rows(titles: dict[tuple[str, ...], str]) -> Callable:
     """Rows of a study that compares configurations of the transfer model on MNIST: each one's
     validation and test accuracy, the CNN's beside it, the disagreements, the command."""
@@ -368,7 +375,7 @@ STUDIES = {
         common=ADAPTATION_COMMON,
         configurations=lambda: list(ADAPTATION),
         rows=adaptation_rows,
-        label=ADAPTATION.__getitem__,
+        label=settings_in_words,
         chooses_for=tuple(TARGETS),
         chosen_by=metrics.FIRST_HALF_ACCURACY,
         reported=metrics.HELD_OUT_ACCURACY,
@@ -421,14 +428,21 @@ def table(study: Study, runs: pd.DataFrame) -> str:
     """Every configuration's rows; where the study chooses, a last column names the models each
     row won for on validation data, and marks every other row as not chosen."""
     chosen = winners(study, runs)
-    rows = []
+    rows, not_run = [], []
     for configuration in study.configurations():
+        experiments = matching(runs, (*study.common, *configuration))
+        if experiments.empty:
+            not_run.append(settings_in_words(configuration))
+            continue
         won = ", ".join(MODEL_TITLES[model] for model, (c, _) in chosen.items() if c == configuration)
-        for row in study.rows(matching(runs, (*study.common, *configuration)), configuration):
+        for row in study.rows(experiments, configuration):
             if study.chooses_for:
                 row[f"chosen on the {SCORE_TITLES[study.chosen_by]}"] = won or "not chosen"
             rows.append(row)
-    return table_of(rows)
+    if not not_run:
+        return table_of(rows)
+    missing = f"Not in the record, so neither shown nor chosen among: {'; '.join(not_run)}."
+    return table_of(rows) + "\n\n" + textwrap.fill(missing, 100, break_on_hyphens=False, break_long_words=False)
 
 
 def everything(study: Study, runs: pd.DataFrame) -> str:

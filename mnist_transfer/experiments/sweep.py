@@ -2,12 +2,13 @@
 experiment pushed back; then the summary (docs/experiments.md).
 
     python -m mnist_transfer.experiments.sweep --seeds 'range(0,10)' -S head.optimizer=adam
-    python -m mnist_transfer.experiments.sweep --seeds 'range(0,100)' --scheduler tcp://HOST:8786 --git-remote URL
+    python -m mnist_transfer.experiments.sweep --seeds 'range(0,100)' --scheduler tls://HOST:8786 --git-remote URL
 """
 
 import argparse
 import contextlib
 import dataclasses
+import ipaddress
 import os
 import re
 import subprocess
@@ -122,7 +123,18 @@ def needs_new_features(settings: list[str]) -> bool:
     status = subprocess.run(
         [sys.executable, "-m", "dvc", "status", "extract_features"], capture_output=True, text=True, check=False
     )
+    if status.returncode != 0:
+        raise InputError(f"sweep: dvc status failed, so nothing was started: {why_it_failed(status)}")
     return "extract_features" in status.stdout
+
+
+def still_to_run(seeds: list[int], settings: dict, record: str | None) -> list[int]:
+    """`seeds` less those that `record` holds a run of with these `settings`."""
+    if record is None:
+        raise InputError("--resume needs --record NAME: the record says which points finished")
+    path = records.run_record(record)
+    finished = {row["seed"] for row in (records.read(path) if path.exists() else []) if row["settings"] == settings}
+    return [seed for seed in seeds if seed not in finished]
 
 
 def points(seeds: list[int], settings: list[str], source: str, rev: str, cache_dir: str | None, threads: int):
@@ -140,18 +152,71 @@ def points(seeds: list[int], settings: list[str], source: str, rev: str, cache_d
     ]
 
 
-def client_for(scheduler: str | None, jobs: int, stack: contextlib.ExitStack):
+# A scheduler runs whatever code its clients send on every worker, and the workers hold the
+# user's Git and DVC credentials: off this machine it must be reached over TLS, with a
+# certificate, never in the clear (docs/experiments.md#a-sweep-across-machines).
+LOOPBACK_NAMES = {"localhost"}
+TLS_HOW = (
+    "set Dask's distributed.comm.tls.ca-file, .client.cert and .client.key (in ~/.config/dask/ or as "
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE, ..._CLIENT__CERT, ..._CLIENT__KEY): docs/experiments.md"
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]") in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
+def scheduler_security(scheduler: str):
+    """The credentials to reach `scheduler` with, from Dask's config; one line where an address
+    off this machine is not TLS, or TLS has no certificate to show."""
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.security import Security
+
+    try:
+        scheme, location = parse_address(scheduler)
+        host, _ = parse_host_port(location)
+    except ValueError as error:
+        raise InputError(f"--scheduler {scheduler}: not an address, as tls://HOST:8786 is ({error})") from None
+    security = Security()
+    if scheme == "tls":
+        if not (security.tls_ca_file and security.tls_client_cert):
+            raise InputError(f"--scheduler {scheduler}: TLS without credentials; {TLS_HOW}")
+        return security
+    if not is_loopback(str(host)):
+        raise InputError(
+            f"--scheduler {scheduler}: a {scheme}:// scheduler off this machine lets anyone who reaches "
+            f"it run code on the workers; use tls://{location} with credentials: {TLS_HOW}"
+        )
+    return security
+
+
+def client_for(scheduler: str | None, security, jobs: int, stack: contextlib.ExitStack):
     """A Dask client, closed with `stack`: of the scheduler at `scheduler`, or of a LocalCluster
-    of `jobs` single-threaded worker processes (each point runs in processes of its own beneath)."""
+    of `jobs` single-threaded worker processes (each point runs in processes of its own beneath),
+    reached over TLS with credentials made for it alone, listening on this machine only.
+    `security`: scheduler_security's, for `scheduler`."""
     from distributed import Client, LocalCluster
+    from distributed.security import Security
 
     if scheduler:
         try:
-            return stack.enter_context(Client(scheduler, timeout="30s"))
+            return stack.enter_context(Client(scheduler, timeout="30s", security=security))
         except OSError as error:
             raise InputError(f"--scheduler {scheduler}: no Dask scheduler answered ({error})") from None
     cluster = stack.enter_context(
-        LocalCluster(n_workers=jobs, threads_per_worker=1, processes=True, dashboard_address=":0")
+        LocalCluster(
+            n_workers=jobs,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            security=Security.temporary(),
+        )
     )
     return stack.enter_context(Client(cluster))
 
@@ -194,9 +259,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--seeds", default="range(0,10)", help=f"{SEEDS_SYNTAX} (default: range(0,10))")
     parser.add_argument("-S", "--set-param", action="append", default=[], metavar="KEY=VALUE", dest="settings")
     parser.add_argument("-j", "--jobs", type=int, default=2, help="workers of the LocalCluster (default 2)")
-    parser.add_argument("--scheduler", help="a Dask scheduler's address, tcp://HOST:8786 (default: a LocalCluster)")
+    parser.add_argument(
+        "--scheduler", help="a Dask scheduler's address, tls://HOST:8786 off this machine (default: a LocalCluster)"
+    )
     parser.add_argument("--git-remote", help="with --scheduler: the Git remote every worker clones and pushes to")
     parser.add_argument("--record", metavar="NAME", help="append each finished point to metrics/runs/NAME.jsonl")
+    parser.add_argument("--resume", action="store_true", help="with --record: run only the seeds it lacks")
     args = parser.parse_args(argv)
     if not Path("dvc.yaml").is_file():
         raise InputError("dvc.yaml: not found; run the sweep from the project's root folder")
@@ -206,14 +274,27 @@ def main(argv: list[str]) -> None:
         raise InputError("--scheduler and --git-remote go together: workers elsewhere clone the Git remote")
     if args.record is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", args.record):
         raise InputError(f"--record {args.record!r}: expected a name of letters, digits, '.', '_' and '-'")
+    security = scheduler_security(args.scheduler) if args.scheduler else None
     seeds = parse_seeds(args.seeds)
     check_settings(args.settings)
     settings = records.differing(args.settings)
 
-    def record(point: sweep_task.Point, result: dict) -> None:
-        if args.record is not None:
-            records.append(records.run_record(args.record), [record_row(point, result, settings)])
+    unrecorded: list[str] = []
 
+    def record(point: sweep_task.Point, result: dict) -> None:
+        if args.record is None:
+            return
+        try:
+            records.append(records.run_record(args.record), [record_row(point, result, settings)])
+        except OSError as error:  # the experiment itself is kept: `dvc exp show` lists it
+            unrecorded.append(point.name)
+            print(f"sweep: {point.name} not recorded in {records.run_record(args.record)}: {error}", flush=True)
+
+    if args.resume:
+        seeds = still_to_run(seeds, settings, args.record)
+        if not seeds:
+            print(f"sweep: every seed asked for is in {records.run_record(args.record)} already; nothing to run")
+            return
     rev = committed_rev(records.run_record(args.record) if args.record is not None else None)
     if args.scheduler:
         source, cache_dir, threads = args.git_remote, None, 1
@@ -231,7 +312,7 @@ def main(argv: list[str]) -> None:
         # Alone on this machine, the first point has every core.
         todo[0] = dataclasses.replace(todo[0], threads=threads * args.jobs)
     with contextlib.ExitStack() as stack:
-        client = client_for(args.scheduler, args.jobs, stack)
+        client = client_for(args.scheduler, security, args.jobs, stack)
         info = client.scheduler_info()
         # Dask serves its dashboard only where bokeh is installed.
         dashboard = client.dashboard_link if "dashboard" in info.get("services", {}) else "none (pip install bokeh)"
@@ -262,6 +343,10 @@ def main(argv: list[str]) -> None:
         summary.main([])
     if failed:
         raise InputError(f"sweep: {len(failed)} of {len(todo)} points failed; the first: {failed[0]}")
+    if unrecorded:
+        raise InputError(
+            f"sweep: {len(unrecorded)} finished points not recorded, their experiments kept: {', '.join(unrecorded)}"
+        )
 
 
 if __name__ == "__main__":

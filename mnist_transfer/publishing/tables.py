@@ -30,6 +30,7 @@ LINE = 100  # the docs' prose width (tests/test_docs.py)
 # The blog's figures, as it published them: test accuracy after one epoch, and its errors.
 BLOG = {"cnn": (0.9895, 105), "transfer": (0.9565, 435)}
 MODEL_ROWS = {"cnn": "CNN, designed for digits", "transfer": "VGG16, frozen, + dense head"}
+BLOGS_NAMES = {"cnn": "err_CNN", "transfer": "err_VGG16"}  # each model's errors where the two disagree
 # The best frozen configuration (docs/beyond-the-blog.md), and what it changes, in words.
 BEST_FROZEN = "best-frozen"
 BEST_FROZEN_IN_WORDS = "block3_pool, standardised, head 10 epochs, `caffe`"
@@ -84,19 +85,14 @@ def headline() -> str:
             MODEL_ROWS[model],
             percent(BLOG[model][0]),
             mean_sd(defaults[metrics.key(model, metrics.ACCURACY)], percent=True, digits=2),
-            mean_sd(best[metrics.key(model, metrics.ACCURACY)], percent=True, digits=2)
-            if model == "transfer"
-            else "n/a",
+            "n/a"
+            if model != "transfer"
+            else mean_sd(best[metrics.key(model, metrics.ACCURACY)], percent=True, digits=2),
         ]
         for model in catalog.MODELS
     ]
     rows.append(
-        [
-            "machine",
-            "not given",
-            machine_in_words(made[-1]["machine"]),
-            machine_in_words(best_made[-1]["machine"]),
-        ]
+        ["machine", "not given", machine_in_words(made[-1]["machine"]), machine_in_words(best_made[-1]["machine"])]
     )
     columns = [
         "test accuracy, 10,000 digits",
@@ -104,18 +100,22 @@ def headline() -> str:
         f"ours, params.yaml (epochs 1), {seeds_of(defaults)}, mean ± sd",
         f"best frozen: {BEST_FROZEN_IN_WORDS}, {seeds_of(best)}",
     ]
-    where = {}  # the blog's figure, in our sds from our mean
-    for model in catalog.MODELS:
-        ours = defaults[metrics.key(model, metrics.ACCURACY)]
-        where[model] = (BLOG[model][0] - ours.mean()) / ours.std()
     return (
         markdown(columns, rows)
         + "\n\n"
         + caption(
-            f"Records: {provenance('defaults', made)}; {provenance(BEST_FROZEN, best_made)}. "
-            f"The blog's VGG16 lies {where['transfer']:+.1f} sd from our mean, its CNN {where['cnn']:+.1f} sd."
+            f"Records: {provenance('defaults', made)}; {provenance(BEST_FROZEN, best_made)}. {blogs_place(defaults)}"
         )
     )
+
+
+def blogs_place(defaults: pd.DataFrame) -> str:
+    """Where the blog's two figures lie in the spread of ours over seeds."""
+    where = {}
+    for model in catalog.MODELS:
+        ours = defaults[metrics.key(model, metrics.ACCURACY)]
+        where[model] = (BLOG[model][0] - ours.mean()) / ours.std()
+    return f"The blog's VGG16 lies {where['transfer']:+.1f} sd from our mean, its CNN {where['cnn']:+.1f} sd."
 
 
 def committed() -> dict:
@@ -157,7 +157,7 @@ def elsewhere_headline() -> str:
         change = 100 * (experiments[mnist].mean() - unadapted[mnist].mean())
         scores.append(
             f"{study.MODEL_TITLES[model]} {mean_sd(held_out, percent=True, digits=2)} "
-            f"({study.ADAPTATION[configuration].removeprefix('+ ')}; MNIST's test {change:+.2f} point)"
+            f"({study.settings_in_words(configuration)}; MNIST's test {change:+.2f} point)"
         )
     seeds = min(len(experiments) for _, experiments in chosen.values())
     on_elsewhere = ", ".join(
@@ -219,11 +219,24 @@ def at_the_defaults() -> str:
             str(run[disagree]),
         ]
     )
+    rows += [
+        [
+            f"of those, {'CNN' if model == 'cnn' else 'VGG16 + head'} wrong (the blog's {BLOGS_NAMES[model]})",
+            "not given",
+            mean_sd(runs[metrics.key(model, metrics.ERRORS_WHERE_DISAGREE)], extremes=True),
+            str(run[metrics.key(model, metrics.ERRORS_WHERE_DISAGREE)]),
+        ]
+        for model in catalog.MODELS
+    ]
     columns = ["", "the blog", f"ours, {seeds_of(runs)}", "ours, seed 2 (`make repro`)"]
+    machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
     return (
         markdown(columns, rows)
         + "\n\n"
-        + caption(f"Records: {provenance('defaults', made)}; `metrics/evaluate.json` for seed 2.")
+        + caption(
+            f"Records: {provenance('defaults', made)}; `metrics/evaluate.json` for seed 2, on a {machine}. "
+            f"{blogs_place(runs)}"
+        )
     )
 
 
