@@ -130,13 +130,13 @@ def first_run() -> str:
     cnn_sd = 100 * defaults[metrics.key("cnn", metrics.ACCURACY)].std()
     machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
     return caption(
-        f"The committed figures (`metrics/evaluate.json`, seed 2) came from `dvc repro` on a {machine}: "
+        f"The committed figures (`metrics/evaluate.json`, seed 2) came from `dvc repro` on this CPU, {machine}: "
         f"CNN {percent(run[metrics.key('cnn', metrics.ACCURACY)])}, VGG16 + head "
         f"{percent(run[metrics.key('transfer', metrics.ACCURACY)])}, {run[metrics.DISAGREEMENTS]} "
         f"disagreements. Another CPU rounds differently (and one without bfloat16 computes in float32), "
-        f"so your `make repro` may differ in the last digits, well inside what a new seed moves (the "
-        f"CNN's sd over seeds: {cnn_sd:.2f} point); only this machine kind was at hand to measure by how "
-        f"much. `git status` then shows `dvc.lock` and `metrics/` changed. `make sweep` runs each point "
+        f"so your `make repro` may differ in the last digits. How far another CPU moves them is not "
+        f"measured (only this machine kind was at hand); a new seed moves the CNN by {cnn_sd:.2f} point "
+        f"(sd over seeds). `git status` then shows `dvc.lock` and `metrics/` changed. `make sweep` runs each point "
         f"from a commit and refuses to start on uncommitted changes: commit your run first (`git commit "
         f"-am 'my run'`), or put the committed one back (`git checkout dvc.lock metrics`)."
     )
@@ -234,7 +234,7 @@ def at_the_defaults() -> str:
         markdown(columns, rows)
         + "\n\n"
         + caption(
-            f"Records: {provenance('defaults', made)}; `metrics/evaluate.json` for seed 2, on a {machine}. "
+            f"Records: {provenance('defaults', made)}; `metrics/evaluate.json` for seed 2, on the {machine}. "
             f"{blogs_place(runs)}"
         )
     )
