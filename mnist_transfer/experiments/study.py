@@ -24,7 +24,7 @@ from mnist_transfer.report import metrics
 # the configuration with the best mean score on validation data, and only that winner's score
 # on held-out data is its headline. Each score a study chooses by, and the one it reports.
 SCORE_TITLES = {
-    metrics.VAL_ACCURACY: "MNIST validation",
+    metrics.VAL_ACCURACY: "validation split",
     metrics.ACCURACY: "MNIST test",
     metrics.FIRST_HALF_ACCURACY: "first half",
     metrics.HELD_OUT_ACCURACY: "held-out half",
