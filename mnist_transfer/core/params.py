@@ -166,8 +166,8 @@ class _Bounded(yaml.SafeLoader):
 
 def _read_yaml(path: Path) -> Any:
     try:
-        if path.stat().st_size > MAX_PARAMS_BYTES:
-            raise InputError(f"{path}: {path.stat().st_size} bytes; a params file is a few hundred")
+        if (size := path.stat().st_size) > MAX_PARAMS_BYTES:
+            raise InputError(f"{path}: {size} bytes; a params file is a few hundred")
         with path.open() as file:
             return yaml.load(file, Loader=_Bounded)
     except FileNotFoundError:

@@ -163,10 +163,11 @@ TLS_HOW = (
 
 
 def is_loopback(host: str) -> bool:
-    if host.strip("[]") in LOOPBACK_NAMES:
+    bare = host.strip("[]")  # an IPv6 address comes in brackets
+    if bare in LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        return ipaddress.ip_address(bare).is_loopback
     except ValueError:  # a host name: it may resolve anywhere
         return False
 
