@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from mnist_transfer.core.errors import InputError
+from mnist_transfer.experiments import study
 from mnist_transfer.publishing import tables
 from tests.conftest import ROOT
 
@@ -160,3 +161,12 @@ def test_a_hand_written_figure_is_caught():
     text = "# Page\n\nOurs: 95.38 %, the blog's 95.65 %.\n\n<!-- table: x -->\n99.1 ± 0.2 %\n<!-- end table -->\n"
     assert hand_written_figures(text) == ["Ours: 95.38 %, the blog's 95.65 %."]
     assert hand_written_figures(text.replace("95.38 %", "ours")) == []
+
+
+def test_the_best_frozen_configuration_is_the_layers_and_heads_winner(monkeypatch):
+    """Around-the-best and the elsewhere study build on BEST_FROZEN: it must be what the
+    layers-and-heads record chooses on MNIST's validation split, not a layer typed by hand."""
+    monkeypatch.chdir(ROOT)
+    chooser = study.STUDIES[tables.BEST_FROZEN]
+    configuration, _ = study.winners(chooser, tables.run_record(f"study-{tables.BEST_FROZEN}")[0])["transfer"]
+    assert set(study.BEST_FROZEN) == {*chooser.common, *configuration}
