@@ -17,17 +17,18 @@ def main() -> None:
         mnist.check_all_mnist(
             arrays, source, f"data.elsewhere {other} scores models of digits; set data.elsewhere: none for this source"
         )
-    x_other, y_other, other_record = elsewhere.load(other, data["strokes"], data["deslant"])
+    x_other, y_other, names, other_record = elsewhere.load(other, data["strokes"], data["deslant"])
     sha256 = mnist.arrays_sha256(arrays)
     atomic.write_npz(paths.RAW, arrays)
-    atomic.write_npz(paths.RAW_ELSEWHERE, {"x": x_other, "y": y_other})
+    atomic.write_npz(paths.RAW_ELSEWHERE, {"x": x_other, "y": y_other, "names": names})
     atomic.write_json(
         paths.RAW_PROVENANCE, {"source": source, "route": route, "sha256": sha256, "elsewhere": other_record}
     )
     sizes = ", ".join(f"{key} {arrays[key].shape}" for key in mnist.KEYS)
     print(f"fetch_mnist: {source} by {route}: {sizes}; sha256 {sha256[:12]}")
-    if len(y_other):
-        print(f"fetch_mnist: {len(y_other)} digits from elsewhere ({other}) by {other_record['route']}")
+    if len(x_other):
+        labelled = "labelled" if len(y_other) else "without labels"
+        print(f"fetch_mnist: {len(x_other)} digits from elsewhere ({other}, {labelled}) by {other_record['route']}")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""preprocess: the images (all training images, or a stratified `data.train_limit` subset
-chosen once, the test images and the digits from elsewhere) as data/prepared/images.npz,
+"""preprocess: MNIST's images (all training images, or a stratified `data.train_limit` subset
+chosen once, and the test images) as data/prepared/images.npz,
 the same bytes whatever the split; and the split, a stratified, seeded hold-out of `data.val_fraction` of the training
 images for validation, as data/prepared/split.npz."""
 
@@ -15,15 +15,10 @@ def main() -> None:
         arrays = {key: raw[key] for key in raw.files}
     kept = images.choose(arrays["y_train"], p["data"]["train_limit"])
     arrays["x_train"], arrays["y_train"] = arrays["x_train"][kept], arrays["y_train"][kept]
-    with np.load(paths.RAW_ELSEWHERE) as other:
-        arrays["x_elsewhere"], arrays["y_elsewhere"] = other["x"], other["y"]
     train, val = splits.split(arrays["y_train"], p["data"]["val_fraction"], p["seed"])
     atomic.write_npz(paths.IMAGES, arrays)
     atomic.write_npz(paths.SPLIT, {"train": train, "val": val})
-    print(
-        f"preprocess: {len(kept)} training images ({len(train)} train, {len(val)} val), {len(arrays['y_test'])} test, "
-        f"{len(arrays['y_elsewhere'])} from elsewhere"
-    )
+    print(f"preprocess: {len(kept)} training images ({len(train)} train, {len(val)} val), {len(arrays['y_test'])} test")
 
 
 if __name__ == "__main__":

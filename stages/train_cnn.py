@@ -13,6 +13,7 @@ def main() -> None:
     from mnist_transfer.core import cpu, determinism, splits
     from mnist_transfer.nets import adaptation, models, training
 
+    adaptation.check_digits(p["adapt"])
     cpu.check_precision("cnn.precision", precision)
     determinism.make_deterministic(p["seed"])
     batch_size = p["cnn"]["batch_size"]

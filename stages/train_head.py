@@ -54,6 +54,7 @@ def main() -> None:
     from mnist_transfer.core import determinism, splits
     from mnist_transfer.nets import adaptation, models, training
 
+    adaptation.check_digits(p["adapt"])
     determinism.make_deterministic(p["seed"])
     train, val = splits.load("train", "features"), splits.load("val", "features")
     head = p["head"]

@@ -16,6 +16,7 @@ from mnist_transfer.data import elsewhere, framing, strokes
 from mnist_transfer.nets import adaptation, models, training
 from mnist_transfer.publishing import strokes as strokes_tool
 from tests.conftest import dvc, set_params, sha256, stage, stages_run
+from tests.test_outputs import ELSEWHERE_COLUMNS
 
 
 def bar(width: int, length: int = 20, slant: float = 0.0) -> np.ndarray:
@@ -31,7 +32,8 @@ def bar(width: int, length: int = 20, slant: float = 0.0) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def mfeat():
-    return elsewhere.load("mfeat-pix")
+    digits, labels, _, record = elsewhere.load("mfeat-pix")
+    return digits, labels, record
 
 
 def test_a_strokes_width_is_near_its_width_for_long_strokes_and_grows_with_it():
@@ -189,8 +191,8 @@ def test_self_training_learns_a_shifted_hand_without_its_labels(capsys):
 
 def test_adapting_without_digits_from_elsewhere_says_so_and_leaves_the_model(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    paths.IMAGES.parent.mkdir(parents=True)
-    np.savez(paths.IMAGES, x_elsewhere=np.zeros((0, 28, 28), np.uint8), y_elsewhere=np.zeros(0, np.uint8))
+    paths.RAW_ELSEWHERE.parent.mkdir(parents=True)
+    np.savez(paths.RAW_ELSEWHERE, x=np.zeros((0, 28, 28), np.uint8), y=np.zeros(0, np.uint8))
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)], name="cnn")
     before = [w.copy() for w in model.get_weights()]
     assert not adaptation.adapt(model, {"digits": "all", "rounds": 4}, "images", batch_size=8, seed=0)
@@ -298,7 +300,7 @@ def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_else
     # The head reads the digits from elsewhere with their own statistics, estimated on the first half.
     statistics = model_files.load_statistics(repo / paths.ELSEWHERE_STATISTICS)
     features = np.load(repo / paths.features("elsewhere")).astype(np.float64)
-    first_half = splits.halves(np.load(repo / paths.IMAGES)["y_elsewhere"])[0]
+    first_half = splits.halves(np.load(repo / paths.RAW_ELSEWHERE)["y"])[0]
     channel_means = features[first_half].reshape(-1, features.shape[-1]).mean(axis=0)
     assert np.allclose(statistics["mean"], channel_means, rtol=1e-3, atol=1e-3)
     head = model_files.load(repo / paths.MODELS["transfer"])
@@ -308,7 +310,7 @@ def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_else
     other = pd.read_csv(repo / "data/predictions/elsewhere.csv")
     assert np.array_equal(other["transfer"], read)
     assert not np.array_equal(head.predict(features.astype("float32"), verbose=0).argmax(axis=1), read)
-    assert list(other.columns) == ["actual", "held_out", "cnn", "transfer", "combined"]
+    assert list(other.columns) == ELSEWHERE_COLUMNS
     second = other[other["held_out"] == 1]
     assert len(second) == 1000 and np.bincount(second["actual"]).tolist() == [100] * 10
     first = other[other["held_out"] == 0]
@@ -319,13 +321,13 @@ def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_else
     # Self-training sees the first half only: the held-out half's digits and features made
     # something else entirely, both models retrain to the same bytes.
     trained = {name: sha256(repo / path) for name, path in paths.MODELS.items()}
-    held_out = splits.halves(np.load(repo / paths.IMAGES)["y_elsewhere"])[1]
-    with np.load(repo / paths.IMAGES) as prepared:
-        arrays = dict(prepared)
-    arrays["x_elsewhere"][held_out] = 255 - arrays["x_elsewhere"][held_out]
+    held_out = splits.halves(np.load(repo / paths.RAW_ELSEWHERE)["y"])[1]
+    with np.load(repo / paths.RAW_ELSEWHERE) as framed:
+        arrays = dict(framed)
+    arrays["x"][held_out] = 255 - arrays["x"][held_out]
     features[held_out] = 0
     for path, write in (
-        (repo / paths.IMAGES, lambda p: np.savez(p, **arrays)),
+        (repo / paths.RAW_ELSEWHERE, lambda p: np.savez(p, **arrays)),
         (repo / paths.features("elsewhere"), lambda p: np.save(p, features.astype(np.float16))),
     ):
         path.unlink()  # a link into DVC's cache: never written through
@@ -333,3 +335,26 @@ def test_adapting_retrains_both_models_and_never_runs_the_backbone(pipeline_else
     for name in ("train_cnn", "train_head"):
         assert stage(repo, name).returncode == 0
     assert {name: sha256(repo / path) for name, path in paths.MODELS.items()} == trained
+
+
+def test_reframing_the_digits_from_elsewhere_reruns_their_extraction_and_never_mnists(pipeline_elsewhere, tmp_path):
+    repo = tmp_path / "repo"
+    shutil.copytree(pipeline_elsewhere, repo, symlinks=True)
+    mnist_features = sha256(repo / paths.features("train"))
+    before = np.load(repo / paths.ELSEWHERE_FEATURES)
+    set_params(repo, {"data.strokes": "capped"})
+    status = json.loads(dvc(repo, "status", "--json"))
+    assert set(status) == {"fetch_mnist"}  # params.yaml changed for it alone
+    output = dvc(repo, "repro")
+    assert stages_run(output) == {
+        "fetch_mnist",
+        "extract_elsewhere",
+        "train_cnn",  # it may adapt on them (adapt.digits)
+        "train_head",
+        "evaluate",
+    }  # not render_errors: MNIST's predictions, and so the disagreements, are as they were
+    for skipped in ("preprocess", "extract_features"):
+        assert f"Stage '{skipped}' didn't change, skipping" in output
+    assert sha256(repo / paths.features("train")) == mnist_features
+    after = np.load(repo / paths.ELSEWHERE_FEATURES)
+    assert after.shape == before.shape and not np.array_equal(after, before)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mnist_transfer.backbones import extraction, flops, pretrained
-from mnist_transfer.core import catalog, params
+from mnist_transfer.core import catalog, params, paths
 from mnist_transfer.core.errors import InputError
 from tests.conftest import ROOT, set_params
 
@@ -113,7 +113,7 @@ def test_a_new_backbone_is_one_catalog_entry(pipeline_copy, monkeypatch):
     monkeypatch.setitem(catalog.BACKBONES, "tiny", entry)
     monkeypatch.chdir(pipeline_copy)
     set_params(pipeline_copy, {"backbone.name": "tiny", "backbone.weights": "random", "backbone.input_size": None})
-    extract_features.main()
+    extract_features.main([])
     record = json.loads((pipeline_copy / "data/features/weights.json").read_text())
     assert (record["name"], record["layer"], record["input_size"], record["scaling"]) == (
         "tiny",
@@ -122,5 +122,7 @@ def test_a_new_backbone_is_one_catalog_entry(pipeline_copy, monkeypatch):
         "unit",
     )
     assert np.load(pipeline_copy / "data/features/train.npy").shape[1:] == (3, 3, 8)
+    extract_features.main(["elsewhere"])
+    assert np.load(pipeline_copy / paths.ELSEWHERE_FEATURES).shape[1:] == (3, 3, 8)
     train_head.main()
     assert (pipeline_copy / "data/models/head.keras").is_file()

@@ -15,7 +15,8 @@ from mnist_transfer.nets import training
 
 @pytest.fixture(scope="module")
 def mfeat():
-    return elsewhere.load("mfeat-pix")
+    digits, labels, _, record = elsewhere.load("mfeat-pix")
+    return digits, labels, record
 
 
 def test_mfeat_pix_is_two_thousand_real_digits_framed_as_mnist_frames_them(mfeat):
@@ -84,8 +85,8 @@ def test_the_digits_are_the_right_way_up_and_not_mirrored(mfeat):
 
 
 def test_none_is_no_digits():
-    digits, labels, record = elsewhere.load("none")
-    assert digits.shape == (0, 28, 28) and labels.shape == (0,)
+    digits, labels, names, record = elsewhere.load("none")
+    assert digits.shape == (0, 28, 28) and labels.shape == (0,) and names.shape == (0,)
     assert record == {"set": "none"}
 
 

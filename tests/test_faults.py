@@ -141,7 +141,8 @@ PARAM_CASES = [
     (
         "fetch_mnist",
         {"data.elsewhere": "usps"},
-        "params.yaml: data.elsewhere must be mfeat-pix or none, got 'usps'",
+        "params.yaml: data.elsewhere must be mfeat-pix or none, or the path of an existing folder of digit images "
+        "or Kaggle digits .csv, got 'usps'",
     ),
     (
         "extract_features",

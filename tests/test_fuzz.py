@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from mnist_transfer.commands import predict
 from mnist_transfer.core.errors import InputError
-from mnist_transfer.data import mnist
+from mnist_transfer.data import mnist, readers
 from tests.conftest import tiny_arrays, write_idx_folder
 
 settings.register_profile("suite", max_examples=150, deadline=None, derandomize=True)
@@ -29,7 +28,7 @@ settings.load_profile(PROFILE)
 # Each weights file builds VGG16 (about half a second).
 FEW = settings(max_examples=40 if PROFILE == "suite" else 1000, suppress_health_check=[HealthCheck.too_slow])
 
-HEADER = ",".join(predict.PIXELS)
+HEADER = ",".join(readers.PIXELS)
 CELLS = st.one_of(
     st.integers(0, 255).map(str),
     st.sampled_from(["", " ", "-1", "256", "300", "12.0", "2.5", "1e2", "nan", "NaN", "inf", "-0", '"7"', '""', "x"]),
@@ -43,7 +42,7 @@ def one_line(message: str) -> bool:
 
 
 def good_csv(folder: Path) -> Path:
-    rows = np.random.default_rng(0).integers(0, 256, (3, len(predict.PIXELS)))
+    rows = np.random.default_rng(0).integers(0, 256, (3, len(readers.PIXELS)))
     path = folder / "good.csv"
     path.write_text(HEADER + "\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
     return path
@@ -57,15 +56,15 @@ def good_png(folder: Path) -> Path:
     return path
 
 
-def read_beside_good_ones(name: str, data: bytes) -> list[predict.Item]:
+def read_beside_good_ones(name: str, data: bytes) -> list[readers.Item]:
     """`data` as file `name` read between two good inputs: the good ones must come out as they
     do alone, and every failure must be one line."""
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         goods = [good_png(folder), good_csv(folder)]
-        alone = predict.read_inputs([str(p) for p in goods])
+        alone = readers.read_inputs([str(p) for p in goods])
         (folder / name).write_bytes(data)
-        items = predict.read_inputs([str(goods[0]), str(folder / name), str(goods[1])])
+        items = readers.read_inputs([str(goods[0]), str(folder / name), str(goods[1])])
     beside = [item for item in items if not item.file.endswith(name)]
     assert [(i.file, i.row, i.error) for i in beside] == [(i.file, i.row, i.error) for i in alone]
     for mine, theirs in zip(beside, alone, strict=True):

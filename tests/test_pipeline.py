@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from mnist_transfer.core import paths
 from tests.conftest import commit_all, copy_project, dvc, git, run, sha256, stage, stages_run, tree_digest
 
 OUTPUTS = (
@@ -136,7 +137,7 @@ def test_views_add_augmented_training_features_once_and_the_head_trains_on_them(
     # The images, and so their features, are what they were: views come beside them.
     for part in ("train", "test", "elsewhere"):
         np.testing.assert_array_equal(
-            np.load(pipeline_copy / f"data/features/{part}.npy"), np.load(pipeline / f"data/features/{part}.npy")
+            np.load(pipeline_copy / paths.features(part)), np.load(pipeline / paths.features(part))
         )
     assert json.loads((pipeline_copy / "metrics/evaluate.json").read_text())["features"]["views"] == 2
     output = dvc(pipeline_copy, "exp", "run", "-S", "backbone.views=2", "-S", "head.units=64")

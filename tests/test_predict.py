@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from mnist_transfer.commands import predict as predict_module
 from mnist_transfer.core import model_files
+from mnist_transfer.data import elsewhere, readers
 from tests.conftest import SMALL_TEST, system_file
 from tests.test_framing import as_users_send_it
 
@@ -56,7 +57,7 @@ def on_the_originals(pipeline) -> dict[str, np.ndarray]:
 
 
 def kaggle_csv(path: Path, digits: np.ndarray, labels: np.ndarray | None = None) -> Path:
-    table = pd.DataFrame(digits.reshape(len(digits), -1), columns=predict_module.PIXELS)
+    table = pd.DataFrame(digits.reshape(len(digits), -1), columns=readers.PIXELS)
     if labels is not None:
         table.insert(0, "label", labels)
     table.to_csv(path, index=False)
@@ -165,8 +166,9 @@ def test_a_kaggle_csv_is_predicted_as_it_is(pipeline, test_set, on_the_originals
     digits, labels = test_set
     # Kaggle's test.csv has no label; its train.csv has one first.
     for csv in (kaggle_csv(tmp_path / "test.csv", digits), kaggle_csv(tmp_path / "train.csv", digits, labels)):
-        items = predict_module.read_kaggle_csv(csv)
+        items = readers.read_kaggle_csv(csv)
         np.testing.assert_array_equal(np.stack([item.digit for item in items]), digits)
+        assert [item.label for item in items] == ([None] * len(digits) if csv.stem == "test" else labels.tolist())
         submission = tmp_path / f"{csv.stem}-submission.csv"
         result = predict(pipeline, str(csv), "--kaggle", "cnn", "-o", str(submission))
         assert result.returncode == 0, result.stderr
@@ -219,7 +221,7 @@ def test_each_bad_input_is_one_line_and_the_rest_are_still_predicted(pipeline, t
     kaggle_csv(tmp_path / "wrong-columns.csv", digits[:3])
     wrong = pd.read_csv(tmp_path / "wrong-columns.csv").rename(columns={"pixel5": "pixel_5"})
     wrong.to_csv(tmp_path / "wrong-columns.csv", index=False)
-    pixels = pd.DataFrame(digits[:5].reshape(5, -1), columns=predict_module.PIXELS).astype(object)
+    pixels = pd.DataFrame(digits[:5].reshape(5, -1), columns=readers.PIXELS).astype(object)
     pixels.loc[1, "pixel100"] = "dark"
     pixels.loc[3, "pixel7"] = 300
     pixels.loc[4, "pixel0"] = ""
@@ -286,13 +288,13 @@ def test_without_models_it_says_where_it_looked(pipeline, test_set, tmp_path):
 
 def test_a_bad_kaggle_cell_is_reported_as_the_file_spells_it(tmp_path):
     # An empty cell makes pandas read the whole column as floats: 300 would show as 300.0.
-    pixels = pd.DataFrame(np.zeros((3, len(predict_module.PIXELS)), dtype=int), columns=predict_module.PIXELS)
+    pixels = pd.DataFrame(np.zeros((3, len(readers.PIXELS)), dtype=int), columns=readers.PIXELS)
     pixels = pixels.astype(object)
     pixels.loc[0, "pixel9"] = ""
     pixels.loc[1, "pixel9"] = 300
     pixels.loc[2, "pixel9"] = "2.50"
     pixels.to_csv(tmp_path / "digits.csv", index=False)
-    items = predict_module.read_kaggle_csv(tmp_path / "digits.csv")
+    items = readers.read_kaggle_csv(tmp_path / "digits.csv")
     assert [item.error for item in items] == [
         "pixel9 is empty",
         "pixel9 is '300', not a whole number 0-255",
@@ -306,7 +308,7 @@ def test_a_folder_stands_for_the_images_in_it_and_in_its_folders(test_set, tmp_p
     for name in ("top.png", "inner/a.png", "inner/deeper/b.png", ".hidden/c.png", "inner/.d.png"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         as_users_send_it(digits[0], rng).save(tmp_path / name)
-    items = predict_module.read_inputs([str(tmp_path)])
+    items = readers.read_inputs([str(tmp_path)])
     assert [Path(item.file).relative_to(tmp_path).as_posix() for item in items] == [
         "inner/a.png",
         "inner/deeper/b.png",
@@ -318,10 +320,10 @@ def test_a_folder_stands_for_the_images_in_it_and_in_its_folders(test_set, tmp_p
 def test_images_get_the_strokes_the_models_were_made_for_and_kaggle_rows_stay_mnists(tmp_path, monkeypatch):
     bold = np.zeros((28, 28), np.uint8)
     bold[4:24, 12:17] = 255  # a 1 five pixels wide: twice MNIST's
-    items = [predict_module.Item("one.png", digit=bold), predict_module.Item("test.csv", row=1, digit=bold)]
-    image, row = predict_module.like_the_models(items, "mnist", deslant=False)
+    items = [readers.Item("one.png", digit=bold), readers.Item("test.csv", row=1, digit=bold)]
+    image, row = elsewhere.like_the_models(items, "mnist", deslant=False)
     assert image.sum() < bold.sum() * 0.6 and np.array_equal(row, bold)
-    assert np.array_equal(predict_module.like_the_models(items, "kept", deslant=False)[0], bold)
+    assert np.array_equal(elsewhere.like_the_models(items, "kept", deslant=False)[0], bold)
     monkeypatch.chdir(tmp_path)  # no params.yaml: as framed
     assert predict_module.framing_of_models() == ("kept", False)
 
@@ -368,11 +370,11 @@ def test_a_file_name_that_is_not_utf8_comes_back_as_its_bytes(pipeline, test_set
 def test_a_large_kaggle_csv_is_read_row_by_row_not_whole(tmp_path):
     import tracemalloc
 
-    rows = np.random.default_rng(0).integers(0, 256, (5000, len(predict_module.PIXELS)))
+    rows = np.random.default_rng(0).integers(0, 256, (5000, len(readers.PIXELS)))
     path = tmp_path / "big.csv"
-    path.write_text(",".join(predict_module.PIXELS) + "\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
+    path.write_text(",".join(readers.PIXELS) + "\n" + "\n".join(",".join(map(str, row)) for row in rows) + "\n")
     tracemalloc.start()
-    items = predict_module.read_kaggle_csv(path)
+    items = readers.read_kaggle_csv(path)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert len(items) == 5000 and all(item.error is None for item in items)

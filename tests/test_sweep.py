@@ -81,8 +81,17 @@ def test_a_fresh_clone_that_pulled_the_data_sweeps_seeds_without_running_the_bac
 def test_a_sweep_at_a_layer_never_extracted_extracts_once(pipeline_copy):
     output = sweep(pipeline_copy, "--seeds", "choice(3,5)", "-S", "backbone.layer=block4_pool", *QUICK).stdout
     assert "the first runs alone, to extract the features once" in output
-    assert "extract_features ran 1 time\n" in output, sweep_lines(output)
+    assert "extract_features ran 1 time, extract_elsewhere ran 1 time\n" in output, sweep_lines(output)
     assert finished_seeds(pipeline_copy) == [3, 5]
+
+
+def test_a_sweep_over_a_framing_of_the_digits_from_elsewhere_extracts_them_once_and_mnist_never(pipeline_copy):
+    output = sweep(
+        pipeline_copy, "--seeds", "range(0,2)", "-S", "data.elsewhere=mfeat-pix", "-S", "data.strokes=mnist", *QUICK
+    ).stdout
+    assert "the first runs alone, to extract the features once" in output
+    assert "extract_features ran 0 times, extract_elsewhere ran 1 time\n" in output, sweep_lines(output)
+    assert finished_seeds(pipeline_copy) == [0, 1]
 
 
 @pytest.mark.parametrize(

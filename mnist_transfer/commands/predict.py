@@ -7,173 +7,17 @@ model's label and probability out, as CSV (README.md, Your own digits).
 """
 
 import argparse
-import csv
 import sys
-import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, UnidentifiedImageError
 
-from mnist_transfer.core import atomic, catalog, digits, params, paths, quiet
+from mnist_transfer.core import atomic, catalog, params, paths, quiet
 from mnist_transfer.core.errors import InputError, run_stage
-from mnist_transfer.data import elsewhere, framing
+from mnist_transfer.data import elsewhere
+from mnist_transfer.data.readers import Item, read_inputs
 from mnist_transfer.report import kaggle
-
-PIXELS = [f"pixel{i}" for i in range(digits.SHAPE[0] * digits.SHAPE[1])]
-KAGGLE_COLUMNS = (PIXELS, ["label", *PIXELS])
-
-
-@dataclass(frozen=True)
-class Item:
-    """One input: an image file, or one row (from 1) of a Kaggle CSV; its digit, framed,
-    or what was wrong with it."""
-
-    file: str
-    row: int | None = None
-    digit: np.ndarray | None = None
-    error: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.file if self.row is None else f"{self.file} row {self.row}"
-
-
-def read_image(path: Path) -> np.ndarray:
-    """The digit in the image at `path`, framed as MNIST's are; an InputError saying why not."""
-    with warnings.catch_warnings():
-        # Pillow only warns between its limit and twice it; both are refused here.
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(path) as image:
-                image.load()
-                return framing.frame_image(image)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-            raise InputError(f"over Pillow's decompression-bomb limit: {error}") from None
-        except UnidentifiedImageError:
-            if path.stat().st_size == 0:
-                raise InputError("empty file, not an image") from None
-            raise InputError("not an image Pillow can read (PNG, JPEG, BMP, ...) nor a .csv") from None
-        # Pillow's plugins report a truncated or damaged file in these, each its own way.
-        except (OSError, ValueError, EOFError, SyntaxError) as error:
-            raise InputError(f"truncated or damaged image ({error})") from None
-
-
-def describe_columns(columns: list[str]) -> str:
-    if len(columns) not in (len(PIXELS), len(PIXELS) + 1):
-        shown = ", ".join(columns[:3]) + (", ..." if len(columns) > 3 else "")
-        return f"found {len(columns)} columns ({shown})"
-    wanted = KAGGLE_COLUMNS[len(columns) - len(PIXELS)]
-    found, expected = next((f, w) for f, w in zip(columns, wanted, strict=True) if f != w)
-    return f"found {found!r} where {expected!r} should be"
-
-
-def read_kaggle_csv(path: Path) -> list[Item]:
-    """Every data row of a Kaggle digits CSV: its digit as it is, or what is wrong with it
-    (a row of the wrong length, a cell that is no pixel). A file that is no such CSV at all
-    is an InputError, saying why. Read row by row, so one bad row costs that row alone."""
-    with path.open(encoding="utf-8-sig", newline="") as file:  # Excel writes a BOM before the header
-        return _read_kaggle_rows(path, csv.reader(file))
-
-
-def _read_kaggle_rows(path: Path, rows: Iterator[list[str]]) -> list[Item]:
-    try:
-        header = next(rows, None)
-    except (csv.Error, UnicodeDecodeError) as error:
-        raise InputError(f"not a readable CSV ({_why(error)})") from None
-    if not header:
-        raise InputError("empty, not a Kaggle digits CSV")
-    columns = [cell.strip() for cell in header]
-    if columns not in KAGGLE_COLUMNS:
-        raise InputError(
-            "not a Kaggle digits CSV: the columns must be pixel0 to pixel783, with or without label first; "
-            + describe_columns(columns)
-        )
-    first_pixel = len(columns) - len(PIXELS)
-    items: list[Item] = []
-    number = 0
-    while True:
-        try:
-            cells = next(rows, None)
-        # A quote never closed, a field over the csv module's limit, bytes that are not UTF-8.
-        except (csv.Error, UnicodeDecodeError) as error:
-            items.append(
-                Item(str(path), number + 1, error=f"not readable as CSV ({_why(error)}); the rest of the file skipped")
-            )
-            break
-        if cells is None:
-            break
-        if not cells:  # a blank line, as pandas and Kaggle skip them
-            continue
-        number += 1
-        if len(cells) != len(columns):
-            items.append(Item(str(path), number, error=f"{len(cells)} cells, the header has {len(columns)}"))
-            continue
-        digit, error = pixels_of(cells[first_pixel:])
-        items.append(Item(str(path), number, digit=digit, error=error))
-    if not items:
-        raise InputError("a header and no rows, no digit to predict")
-    return items
-
-
-def _why(error: Exception) -> str:
-    if isinstance(error, UnicodeDecodeError):
-        return f"not UTF-8 text: byte {error.object[error.start]:#04x}"
-    return str(error)
-
-
-def pixels_of(cells: list[str]) -> tuple[np.ndarray | None, str | None]:
-    """One row's 784 cells as a digit, or what is wrong with the first cell that is not a
-    whole number 0-255 (12.0 counts as 12, as pandas writes whole numbers of a float column)."""
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
-        values = np.array([_number_or_nan(cell) for cell in cells])
-    bad = ~np.isin(values, np.arange(256))
-    if bad.any():
-        column = int(np.argmax(bad))
-        cell = cells[column]
-        what = "empty" if cell.strip() == "" else f"{cell!r}, not a whole number 0-255"
-        return None, f"{PIXELS[column]} is {what}"
-    return values.astype(np.uint8).reshape(digits.SHAPE), None
-
-
-def _number_or_nan(cell: str) -> float:
-    try:
-        return float(cell)
-    except ValueError:
-        return float("nan")
-
-
-def read_inputs(names: list[str]) -> list[Item]:
-    """Every input named, in order: a folder stands for the files in it and in the folders
-    in it (hidden ones left out), a .csv for its rows."""
-    items = []
-    for name in names:
-        path = Path(name)
-        files = [path]
-        if path.is_dir():
-            files = sorted(
-                p
-                for p in path.rglob("*")
-                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
-        for file in files:
-            try:
-                if not file.exists():
-                    raise InputError("not found")
-                if not file.is_file():  # reading a FIFO would wait for a writer; a device, forever
-                    raise InputError("not a regular file (a FIFO, a device or a socket); predict reads files")
-                if file.suffix.lower() == ".csv":
-                    items += read_kaggle_csv(file)
-                else:
-                    items.append(Item(str(file), digit=read_image(file)))
-            except InputError as error:
-                items.append(Item(str(file), error=str(error)))
-    return items
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -196,15 +40,6 @@ def framing_of_models() -> tuple[str, bool]:
         return catalog.STROKE_WIDTHS[0], False
     data = params.everything()["data"]
     return data["strokes"], data["deslant"]
-
-
-def like_the_models(items: list[Item], stroke_width: str, deslant: bool) -> list[np.ndarray]:
-    """The digits read, those of images made `like_mnist`, those of Kaggle rows as they are."""
-    return [
-        item.digit if item.row is not None else elsewhere.like_mnist(item.digit[None], stroke_width, deslant)[0]
-        for item in items
-        if item.error is None
-    ]
 
 
 def predictions_table(items: list[Item], probabilities: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -253,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [item for item in items if item.error is not None]
     for item in failed:
         print(f"error: {item.name}: {item.error}".encode(errors="backslashreplace").decode(), file=sys.stderr)
-    read = like_the_models(items, stroke_width, deslant)
+    read = elsewhere.like_the_models(items, stroke_width, deslant)
     if read:
         names = [args.kaggle] if args.kaggle else list(catalog.MODELS)
         batch = np.stack(read)

@@ -1,14 +1,18 @@
 """The images every model and the backbone see: all of MNIST's training images, or a
-stratified subset of them chosen once (whatever the split), its test images, and the
-digits from elsewhere (none when `data.elsewhere` is none), each with its label. Features
-belong to these images, never to a split."""
+stratified subset of them chosen once (whatever the split), and its test images, in
+data/prepared/images.npz; and the digits from elsewhere as fetch_mnist framed them (none
+when `data.elsewhere` is none), in data/raw/elsewhere.npz, so that reframing them leaves
+MNIST's images, and their features, as they are. Features belong to images, never to a split."""
+
+from pathlib import Path
 
 import numpy as np
 
 from mnist_transfer.core import paths
 from mnist_transfer.core.errors import InputError
 
-PARTS = ("train", "test", "elsewhere")
+MNIST_PARTS = ("train", "test")  # in data/prepared/images.npz
+PARTS = (*MNIST_PARTS, "elsewhere")
 # The train_limit subset is drawn with its own fixed seed, so a new `seed` (a new split)
 # leaves the images, and so the backbone's features, as they are.
 SUBSET_SEED = 0
@@ -37,12 +41,20 @@ def choose(labels: np.ndarray, train_limit: int) -> np.ndarray:
     return stratified_sample(labels, train_limit, np.random.default_rng(SUBSET_SEED))
 
 
+def _file_and_keys(part: str) -> tuple[Path, str, str]:
+    if part == "elsewhere":
+        return paths.RAW_ELSEWHERE, "x", "y"
+    return paths.IMAGES, f"x_{part}", f"y_{part}"
+
+
 def read(part: str) -> tuple[np.ndarray, np.ndarray]:
     """(images, labels) of `part`, one of PARTS."""
-    with np.load(paths.IMAGES) as data:
-        return data[f"x_{part}"], data[f"y_{part}"]
+    path, x, y = _file_and_keys(part)
+    with np.load(path) as data:
+        return data[x], data[y]
 
 
 def labels(part: str) -> np.ndarray:
-    with np.load(paths.IMAGES) as data:
-        return data[f"y_{part}"]  # an .npz member is read only when asked for: no images
+    path, _, y = _file_and_keys(part)
+    with np.load(path) as data:
+        return data[y]  # an .npz member is read only when asked for: no images

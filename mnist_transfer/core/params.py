@@ -63,6 +63,10 @@ def null_or(rule: Rule, null_means: str) -> Rule:
     return Rule(f"null ({null_means}) or {rule.allowed}", lambda v: v is None or rule.accepts(v))
 
 
+def _is_csv(path: Path) -> bool:
+    return path.suffix.lower() == ".csv" and path.is_file()
+
+
 def name_or_existing_path(names: tuple[str, ...], path_kind: str, *, folders: bool) -> Rule:
     exists = Path.exists if folders else Path.is_file
     return Rule(
@@ -91,7 +95,14 @@ SCHEMA: dict[str, Rule] = {
     "data.source": name_or_existing_path(DATA_SOURCES, ".npz file or folder of IDX files", folders=True),
     "data.val_fraction": number_between(0, 1, low_open=True, high_open=True),
     "data.train_limit": Rule("0 (all the training images) or a whole number >= 1", lambda v: _is_int(v) and v >= 0),
-    "data.elsewhere": one_of((*catalog.ELSEWHERE, catalog.NO_ELSEWHERE)),
+    "data.elsewhere": Rule(
+        f"{' or '.join((*catalog.ELSEWHERE, catalog.NO_ELSEWHERE))}, or the path of an existing folder of digit "
+        "images or Kaggle digits .csv",
+        lambda v: (
+            isinstance(v, str)
+            and (v in (*catalog.ELSEWHERE, catalog.NO_ELSEWHERE) or Path(v).is_dir() or _is_csv(Path(v)))
+        ),
+    ),
     "data.strokes": one_of(catalog.STROKE_WIDTHS),
     "data.deslant": boolean(),
     "cnn.batch_size": whole_number(1, 4096, "about 1 MiB of activations per image in training"),

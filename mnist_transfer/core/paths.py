@@ -21,9 +21,15 @@ FEATURES_WEIGHTS = FEATURES / "weights.json"
 EXTRACTOR = FEATURES / "extractor.keras"
 
 
+# The digits from elsewhere's features, apart from MNIST's: extract_elsewhere runs the
+# extractor stored above over them alone, so a change of how they are read or framed reruns
+# seconds of extraction, not MNIST's 70,000 images.
+ELSEWHERE_FEATURES = Path("data/elsewhere/features.npy")
+
+
 def features(part: str) -> Path:
     """The features of one of images.PARTS, one row per image, in image order."""
-    return FEATURES / f"{part}.npy"
+    return ELSEWHERE_FEATURES if part == "elsewhere" else FEATURES / f"{part}.npy"
 
 
 # The features' own part beside images.PARTS: K augmented views of each training image

@@ -16,6 +16,7 @@ import yaml
 
 from mnist_transfer.core import atomic, cpu, params, paths
 from mnist_transfer.core.errors import InputError
+from mnist_transfer.report import metrics
 
 RUNS = Path("metrics/runs")
 BENCH = Path("metrics/bench")
@@ -96,9 +97,11 @@ def elsewhere_errors(workspace: Path, held_out_only: bool = False) -> dict[str, 
         return {}
     with predictions.open(newline="") as file:
         rows = list(csv.DictReader(file))
+    if not rows or "actual" not in rows[0]:  # none, or digits without labels
+        return {}
     if held_out_only:
-        rows = [row for row in rows if row.get("held_out") == "1"]
-    models = [column for column in (rows[0] if rows else {}) if column not in ("actual", "held_out")]
+        rows = [row for row in rows if row["held_out"] == "1"]
+    models = list(metrics.SCORED)
     return {
         model: dict(
             sorted(Counter(f"{row['actual']}>{row[model]}" for row in rows if row[model] != row["actual"]).items())

@@ -114,18 +114,27 @@ def missing_from_cache(cache_dir: Path) -> list[str]:
     return missing
 
 
+def feature_keys() -> set[str]:
+    """Every param the features depend on: the extracting stages' own, and those of what reads
+    and frames the images they see (not the split's seed nor its share: features belong to images)."""
+    keys = {key for stage in ("fetch_mnist", *sweep_task.EXTRACTING) for key in params.declared_params(stage)}
+    return keys | {"data.train_limit"}
+
+
 def needs_new_features(settings: list[str]) -> bool:
     """Whether the sweep may need features no cache holds: it sets a param that the features
-    depend on, or the workspace's own features are out of date."""
-    feature_keys = set(params.declared_params("extract_features")) | {"data.source", "data.train_limit"}
-    if any(setting.split("=", 1)[0] in feature_keys for setting in settings):
-        return True
+    depend on (a key, or a group such as `backbone`), or the workspace's own features are out of date."""
+    keys = feature_keys()
+    for setting in settings:
+        key = setting.split("=", 1)[0]
+        if any(key == k or k.startswith(f"{key}.") or key.startswith(f"{k}.") for k in keys):
+            return True
     status = subprocess.run(
-        [sys.executable, "-m", "dvc", "status", "extract_features"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dvc", "status", *sweep_task.EXTRACTING], capture_output=True, text=True, check=False
     )
     if status.returncode != 0:
         raise InputError(f"sweep: dvc status failed, so nothing was started: {why_it_failed(status)}")
-    return "extract_features" in status.stdout
+    return any(stage in status.stdout for stage in sweep_task.EXTRACTING)
 
 
 def still_to_run(seeds: list[int], settings: dict, record: str | None) -> list[int]:
@@ -334,12 +343,12 @@ def main(argv: list[str]) -> None:
         )
         if pull.returncode != 0:
             raise InputError(f"dvc exp pull {args.git_remote} failed: {why_it_failed(pull)}")
-    extractions = sum(result["extractions"] for result in done)
-    print(
-        f"sweep: {len(done)} done, {len(failed)} failed in {time.monotonic() - started:.0f} s; "
-        f"extract_features ran {extractions} time{'' if extractions == 1 else 's'}\n",
-        flush=True,
+    ran = ", ".join(
+        f"{stage} ran {count} time{'' if count == 1 else 's'}"
+        for stage in sweep_task.EXTRACTING
+        for count in [sum(result["extractions"][stage] for result in done)]
     )
+    print(f"sweep: {len(done)} done, {len(failed)} failed in {time.monotonic() - started:.0f} s; {ran}\n", flush=True)
     if done:
         summary.main([])
     if failed:

@@ -22,6 +22,8 @@ from mnist_transfer.core import cpu
 from mnist_transfer.experiments import records
 
 PR_SET_PDEATHSIG = 1
+# The stages that run the frozen backbone, whose runs a sweep counts: MNIST's and the digits from elsewhere's.
+EXTRACTING = ("extract_features", "extract_elsewhere")
 # Past this a point has hung: one failed task, the sweep goes on.
 POINT_TIMEOUT_S = 6 * 3600
 # A Git or DVC remote that fails is tried again this many times in all, after 2 s, 4 s, ...
@@ -154,7 +156,7 @@ def point_in_this_process(point: Point) -> dict:
         "name": point.name,
         "host": socket.gethostname(),
         "seconds": round(time.monotonic() - started, 1),
-        "extractions": output.count("Running stage 'extract_features'"),
+        "extractions": {stage: output.count(f"Running stage '{stage}'") for stage in EXTRACTING},
         "metrics": measured,
         "elsewhere_errors": errors,
         "held_out_errors": held_out_errors,

@@ -4,10 +4,13 @@ takes the unlabelled digits it is surest of in each class and trains on them mix
 import keras
 import numpy as np
 
-from mnist_transfer.core import catalog, model_files, splits
+from mnist_transfer.core import catalog, model_files, paths, splits
+from mnist_transfer.core.errors import InputError
 from mnist_transfer.nets import models, training
 
 SHARE_STEP = 0.3  # round k takes, of each predicted class, the surest min(1, 0.3 k) x n / 10
+# Fewer digits to adapt on than this, and the first round takes three or fewer of each class.
+ADAPT_MIN_DIGITS = 100
 COPIES = 5  # each pseudo-labelled digit seen this many times a round: they are few beside MNIST's
 MNIST_PER_ROUND = 10_000  # MNIST's training digits mixed into each round, drawn anew
 LEARNING_RATE = 0.0005  # half the kernel's: the model moves, but from where MNIST left it
@@ -16,6 +19,27 @@ STATISTICS_CHUNK = 4096  # rows of features read at a time while their statistic
 # all but silent on the digits adapted on would otherwise be scaled up without bound on
 # those where it fires.
 VARIANCE_FLOOR = 1e-3
+
+
+def check_digits(settings: dict) -> None:
+    """Before any training: that the digits from elsewhere allow what `settings` (params'
+    `adapt`) ask, so that a stage refuses in one line and not after MNIST's epochs."""
+    if settings["digits"] == catalog.ADAPT_ON[0]:
+        return
+    with np.load(paths.RAW_ELSEWHERE) as framed:
+        count, labelled = len(framed["x"]), len(framed["y"]) > 0
+    if count and settings["digits"] == "first_half" and not labelled:
+        raise InputError(
+            "params.yaml: adapt.digits first_half cuts the digits from elsewhere into halves by their labels, "
+            "and these have none; use adapt.digits all (adapt on every one)"
+        )
+    adapted_on = count // 2 if settings["digits"] == "first_half" else count
+    if 0 < adapted_on < ADAPT_MIN_DIGITS:
+        raise InputError(
+            f"params.yaml: adapt.digits {settings['digits']} adapts on {adapted_on} digits from elsewhere, under the "
+            f"{ADAPT_MIN_DIGITS} self-training needs (each round takes a share of each class); "
+            "add digits, or set adapt.digits: none"
+        )
 
 
 def unlabelled(digits: str, inputs: str) -> np.ndarray:

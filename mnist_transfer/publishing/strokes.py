@@ -44,7 +44,7 @@ def digits_of_each_set() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     with np.load(paths.RAW) as mnist:
         found = {"MNIST train": (mnist["x_train"], mnist["y_train"]), "MNIST test": (mnist["x_test"], mnist["y_test"])}
     for name in catalog.ELSEWHERE:
-        framed, labels, _ = elsewhere.load(name)
+        framed, labels, _, _ = elsewhere.load(name)
         found[f"{name}, framed"] = (framed, labels)
         found[f"{name}, strokes made MNIST's"] = (elsewhere.like_mnist(framed, "mnist", deslant=False), labels)
     return found

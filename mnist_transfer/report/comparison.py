@@ -41,9 +41,14 @@ def compare(labels: np.ndarray, predictions: Predictions) -> dict:
     return {**each, metrics.DISAGREEMENTS: len(rows), metrics.TEST_IMAGES: len(labels)}
 
 
+def combined_probabilities(probabilities: Iterable[np.ndarray]) -> np.ndarray:
+    """The two combined: the mean of the models' probabilities."""
+    return np.mean(list(probabilities), axis=0)
+
+
 def combine(probabilities: Iterable[np.ndarray]) -> np.ndarray:
     """The labels that the mean of the models' probabilities gives."""
-    return np.mean(list(probabilities), axis=0).argmax(axis=1)
+    return combined_probabilities(probabilities).argmax(axis=1)
 
 
 def predicted(found: dict[str, np.ndarray]) -> Predictions:

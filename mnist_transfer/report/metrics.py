@@ -19,6 +19,10 @@ ELSEWHERE_ACCURACY = "elsewhere_accuracy"  # on the digits from elsewhere (data.
 FIRST_HALF_ACCURACY = "first_half_accuracy"
 # On their second half, held out of every choice: reported, never chosen by.
 HELD_OUT_ACCURACY = "held_out_accuracy"
+# Without their labels (a folder of your own digits, say): the mean of each one's highest
+# probability on them, and, of the pair, the share of them on which the two agree.
+ELSEWHERE_SURENESS = "elsewhere_sureness"
+ELSEWHERE_AGREEMENT = "agreement"
 # Of each model, not the two combined: the blog's err_CNN and err_VGG16.
 ERRORS_WHERE_DISAGREE = "errors_where_disagree"
 # Of the pair.
