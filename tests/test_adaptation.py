@@ -162,6 +162,36 @@ def test_the_surest_are_taken_per_predicted_class_so_no_class_crowds_out_the_oth
     assert set(chosen[labels == 3]) == set(surest_threes)
 
 
+def test_information_loss_rewards_sure_and_diverse_predictions_only():
+    sure_and_diverse = np.eye(10, dtype="float32")
+    unsure = np.full((10, 10), 0.1, "float32")
+    collapsed = np.tile(np.eye(10, dtype="float32")[3], (10, 1))
+    loss = {name: float(adaptation.information_loss(None, p)) for name, p in locals().items()}
+    assert loss["sure_and_diverse"] == pytest.approx(-np.log(10), abs=1e-3)  # the floor under log(0)
+    assert loss["unsure"] == pytest.approx(0, abs=1e-3) and loss["collapsed"] == pytest.approx(0, abs=1e-3)
+
+
+def test_information_maximisation_moves_the_features_not_the_output_layer_and_makes_it_surer(capsys):
+    rng = np.random.default_rng(0)
+    old_y = rng.integers(0, 2, 2000)
+    old_x = (rng.normal(0, 0.6, (2000, 2)) + np.where(old_y[:, None] == 1, [2.0, 0.0], [-2.0, 0.0])).astype("float32")
+    new_x = rng.normal(0, 0.6, (600, 2)) + np.where(rng.integers(0, 2, 600)[:, None] == 1, [3.0, 1.5], [-1.0, 1.5])
+    determinism.make_deterministic(0)
+    model = keras.Sequential(
+        [keras.Input((2,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(2, activation="softmax")]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(old_x, old_y, epochs=10, batch_size=64, verbose=0)
+    hidden, output = (np.copy(w) for w in (model.layers[0].get_weights()[0], model.layers[1].get_weights()[0]))
+    sure_before = model.predict(new_x.astype("float32"), verbose=0).max(axis=1).mean()
+    adaptation.maximise_information(model, new_x.astype("float32"), batch_size=64)
+    np.testing.assert_array_equal(model.layers[1].get_weights()[0], output)
+    assert not np.array_equal(model.layers[0].get_weights()[0], hidden)
+    assert model.predict(new_x.astype("float32"), verbose=0).max(axis=1).mean() > sure_before
+    assert model.layers[1].trainable  # held only while maximising
+    assert "information maximisation, 10 epochs: " in capsys.readouterr().out
+
+
 def test_self_training_learns_a_shifted_hand_without_its_labels(capsys):
     # Two classes of points; the new hand is the same classes moved, where a model trained
     # on the old one reads a third of them wrong (0.57-0.65 right over seeds 0-2, 0.78-0.80

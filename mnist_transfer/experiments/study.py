@@ -212,46 +212,46 @@ ADAPTATION_CONFUSIONS = {
     "transfer": (*BEFORE_ADAPTING, (CAPPED_INDUCTIVE, "capped, inductive")),
     metrics.COMBINED: ((CAPPED_INDUCTIVE, "capped, inductive"),),
 }
-# The issue's targets on the held-out half, each model's (and the two combined's).
+# The targets on the held-out half, each model's (and the two combined's): the recipe's, and
+# those of the stronger adaptation (issue: SHOT's 98 % on MNIST to USPS).
 TARGETS = {"cnn": 0.95, "transfer": 0.95, metrics.COMBINED: 0.96}
+STRONGER_TARGETS = {"cnn": 0.98, "transfer": 0.98, metrics.COMBINED: 0.98}
+INFOMAX = ("adapt.infomax=true",)
+# docs/elsewhere.md: the recipe against information maximisation before it (adapt.infomax),
+# on all 2,000 (transductive, the recipe's winners on the first half), with the unadapted
+# digits as MNIST's test reference.
+STRONGER = {
+    (): "framed as MNIST frames its digits, not adapted",
+    CAPPED_TRANSDUCTIVE: "strokes capped, self-trained on all 2,000 (the recipe)",
+    (*CAPPED_TRANSDUCTIVE, *INFOMAX): "strokes capped, information maximisation, then self-trained on all 2,000",
+    TRANSDUCTIVE: "strokes made MNIST's, self-trained on all 2,000 (the recipe)",
+    (*TRANSDUCTIVE, *INFOMAX): "strokes made MNIST's, information maximisation, then self-trained on all 2,000",
+}
 
 
-def adaptation_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
-    return [
-        {
-            "digits from elsewhere": ADAPTATION[configuration],
-            **{
-                f"{SCORE_TITLES[metric]}, {MODEL_TITLES[m]}": score(experiments, m, metric)
-                for metric in (metrics.FIRST_HALF_ACCURACY, metrics.HELD_OUT_ACCURACY, metrics.ACCURACY)
-                for m in TARGETS
-            },
-            "seeds": str(len(experiments)),
-        }
-    ]
+def adaptation_rows(titles: dict[tuple[str, ...], str]) -> Callable:
+    """Rows of a study of adapting to the digits from elsewhere: each configuration's scores
+    on the first half (choosing), the held-out half (reported) and MNIST's test set."""
+
+    def rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
+        return [
+            {
+                "digits from elsewhere": titles[configuration],
+                **{
+                    f"{SCORE_TITLES[metric]}, {MODEL_TITLES[m]}": score(experiments, m, metric)
+                    for metric in (metrics.FIRST_HALF_ACCURACY, metrics.HELD_OUT_ACCURACY, metrics.ACCURACY)
+                    for m in TARGETS
+                },
+                "seeds": str(len(experiments)),
+            }
+        ]
+
+    return rows
 
 
 def adaptation_details(runs: pd.DataFrame) -> str:
-    """Each model's chosen configuration (winners_table) against its target on the held-out
-    half, what it costs on MNIST's test set against the digits framed and not adapted, and where the errors
-    on the held-out half go."""
+    """The adaptation study's targets_table, and where the errors on the held-out half go."""
     adaptation = STUDIES["adaptation"]
-    unadapted = matching(runs, adaptation.common)
-    targets = []
-    for model, (_, found) in winners(adaptation, runs).items():
-        scores = found[metrics.key(model, metrics.HELD_OUT_ACCURACY)]
-        gap = (scores.mean() - TARGETS[model]) * 100
-        mnist = metrics.key(model, metrics.ACCURACY)
-        change = (found[mnist].mean() - unadapted.get(mnist, pd.Series(dtype=float)).mean()) * 100
-        change = round(change, 2) + 0.0  # a change that rounds to nothing is +0.00, not -0.00
-        targets.append(
-            {
-                "model, as chosen on the first half": MODEL_TITLES[model],
-                "target on the held-out half": f"{TARGETS[model] * 100:.0f} %",
-                "against the target": f"{'met' if gap >= 0 else 'missed'} by {abs(gap):.2f} points",
-                "MNIST test against framed": f"{change:+.2f} points",
-                "seeds": str(len(scores)),
-            }
-        )
     columns = {
         f"{MODEL_TITLES[model]}, {label}": (matching(runs, (*adaptation.common, *configuration)), model)
         for model, configurations in ADAPTATION_CONFUSIONS.items()
@@ -264,7 +264,38 @@ def adaptation_details(runs: pd.DataFrame) -> str:
         }
         for digit in range(10)
     ]
-    return (table_of(targets) + "\n\n" if targets else "") + table_of(rows)
+    return targets_table("adaptation", TARGETS)(runs) + table_of(rows)
+
+
+def targets_table(name: str, targets: dict[str, float]) -> Callable[[pd.DataFrame], str]:
+    """Study `name`'s chosen configuration of each model (winners_table) against its target on
+    the held-out half, and what it costs on MNIST's test set against the digits framed and not
+    adapted (the study's common settings alone)."""
+
+    def table(runs: pd.DataFrame) -> str:
+        chooser = STUDIES[name]
+        unadapted = matching(runs, chooser.common)
+        found_targets = [
+            target_row(model, found, targets[model], unadapted) for model, (_, found) in winners(chooser, runs).items()
+        ]
+        return table_of(found_targets) + "\n\n" if found_targets else ""
+
+    return table
+
+
+def target_row(model: str, found: pd.DataFrame, target: float, unadapted: pd.DataFrame) -> dict[str, str]:
+    scores = found[metrics.key(model, metrics.HELD_OUT_ACCURACY)]
+    gap = (scores.mean() - target) * 100
+    mnist = metrics.key(model, metrics.ACCURACY)
+    change = (found[mnist].mean() - unadapted.get(mnist, pd.Series(dtype=float)).mean()) * 100
+    change = round(change, 2) + 0.0  # a change that rounds to nothing is +0.00, not -0.00
+    return {
+        "model, as chosen on the first half": MODEL_TITLES[model],
+        "target on the held-out half": f"{target * 100:.0f} %",
+        "against the target": f"{'met' if gap >= 0 else 'missed'} by {abs(gap):.2f} points",
+        "MNIST test against framed": f"{change:+.2f} points",
+        "seeds": str(len(scores)),
+    }
 
 
 def settings_in_words(configuration: tuple[str, ...]) -> str:
@@ -375,12 +406,24 @@ STUDIES = {
     "adaptation": Study(
         common=ADAPTATION_COMMON,
         configurations=lambda: list(ADAPTATION),
-        rows=adaptation_rows,
+        rows=adaptation_rows(ADAPTATION),
         label=settings_in_words,
         chooses_for=tuple(TARGETS),
         chosen_by=metrics.FIRST_HALF_ACCURACY,
         reported=metrics.HELD_OUT_ACCURACY,
         details=adaptation_details,
+    ),
+    # docs/elsewhere.md: stronger adaptation, information maximisation before self-training,
+    # against the recipe; chosen on the first half, the held-out half reported against 98 %.
+    "stronger-adaptation": Study(
+        common=ADAPTATION_COMMON,
+        configurations=lambda: list(STRONGER),
+        rows=adaptation_rows(STRONGER),
+        label=settings_in_words,
+        chooses_for=tuple(STRONGER_TARGETS),
+        chosen_by=metrics.FIRST_HALF_ACCURACY,
+        reported=metrics.HELD_OUT_ACCURACY,
+        details=targets_table("stronger-adaptation", STRONGER_TARGETS),
     ),
 }
 
