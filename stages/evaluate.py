@@ -44,7 +44,7 @@ def main() -> None:
     with np.load(paths.RAW_ELSEWHERE) as framed:
         names = framed["names"]
     other_predictions = comparison.predicted(other) if len(names) else {}
-    labelled = len(other_labels) > 0
+    has_labels = len(other_labels) > 0
 
     image_ids = np.arange(1, len(labels) + 1)
     each = {name: predictions[name] for name in catalog.MODELS}
@@ -64,13 +64,13 @@ def main() -> None:
     for name, labelled in comparison.predicted(val).items():
         headline[name][metrics.VAL_ACCURACY] = comparison.scores(val_labels, labelled)[metrics.ACCURACY]
     first, second = splits.halves(other_labels)
-    for name, read in other_predictions.items() if labelled else ():
+    for name, read in other_predictions.items() if has_labels else ():
         headline[name][metrics.ELSEWHERE_ACCURACY] = comparison.scores(other_labels, read)[metrics.ACCURACY]
         for metric, half in ((metrics.FIRST_HALF_ACCURACY, first), (metrics.HELD_OUT_ACCURACY, second)):
             headline[name][metric] = comparison.scores(other_labels[half], read[half])[metrics.ACCURACY]
     headline["cnn"]["computed_in"] = model_files.computes_in(models["cnn"])
     headline["elsewhere"] = {key: value for key, value in data["elsewhere"].items() if key in ELSEWHERE_SHOWN}
-    if other_predictions and not labelled:
+    if other_predictions and not has_labels:
         for name, found in {**other, metrics.COMBINED: comparison.combined_probabilities(other.values())}.items():
             headline[name][metrics.ELSEWHERE_SURENESS] = round(float(found.max(axis=1).mean()), 4)
         agreeing = other_predictions["cnn"] == other_predictions["transfer"]
@@ -83,13 +83,13 @@ def main() -> None:
     headline["features"] = backbone
     atomic.write_json(paths.METRICS, headline)
     per_class = {"per_class": comparison.per_class(labels, predictions)}
-    if other_predictions and labelled:
+    if other_predictions and has_labels:
         per_class["elsewhere"] = comparison.per_class(other_labels, other_predictions)
     atomic.write_json(paths.PER_CLASS_METRICS, per_class)
     for name in predictions:
         m = headline[name]
         on_other = ""
-        if other_predictions and labelled:
+        if other_predictions and has_labels:
             on_other = (
                 f"; {m[metrics.ELSEWHERE_ACCURACY]:.2%} from elsewhere, "
                 f"{m[metrics.HELD_OUT_ACCURACY]:.2%} on its held-out half"
@@ -100,7 +100,7 @@ def main() -> None:
             )
         print(f"{name}: accuracy {m[metrics.ACCURACY]:.2%}, {m[metrics.ERRORS]} errors of {len(labels)}{on_other}")
     print(f"disagreements: {headline[metrics.DISAGREEMENTS]}")
-    if other_predictions and not labelled:
+    if other_predictions and not has_labels:
         agreement = headline["elsewhere"][metrics.ELSEWHERE_AGREEMENT]
         print(
             f"digits from elsewhere: the two models agree on {agreement:.2%}; each one's label: {paths.ELSEWHERE_CSV}"
