@@ -17,6 +17,7 @@ def main() -> None:
     cpu.check_precision("cnn.precision", precision)
     determinism.make_deterministic(p["seed"])
     batch_size = p["cnn"]["batch_size"]
+    teacher = adaptation.teacher_on_adapted(p["adapt"]["digits"]) if p["adapt"]["cotrain"] else None
     print(f"train_cnn: computing in {precision}")
     training.train(
         models.cnn(
@@ -28,7 +29,7 @@ def main() -> None:
         training.Recipe(p["epochs"], batch_size, p["cnn"]["learning_rate"]),
         model_path=paths.MODELS["cnn"],
         curves=paths.CURVES["cnn"],
-        then=lambda model: adaptation.adapt(model, p["adapt"], "images", batch_size, p["seed"]),
+        then=lambda model: adaptation.adapt(model, p["adapt"], "images", batch_size, p["seed"], teacher=teacher),
     )
 
 

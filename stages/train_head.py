@@ -51,7 +51,7 @@ def main() -> None:
     check_features_match(p["backbone"], json.loads(paths.FEATURES_WEIGHTS.read_text()))
     check_head_fits(p["head"]["units"], math.prod(np.load(paths.features("train"), mmap_mode="r").shape[1:]))
     # Only now, so that a bad param fails at once, in one line, before TensorFlow loads.
-    from mnist_transfer.core import determinism, splits
+    from mnist_transfer.core import determinism, model_files, splits
     from mnist_transfer.nets import adaptation, models, training
 
     adaptation.check_digits(p["adapt"])
@@ -74,6 +74,9 @@ def main() -> None:
         curves=paths.CURVES["transfer"],
         then=lambda model: adaptation.adapt(model, p["adapt"], "features", head["batch_size"], p["seed"], statistics),
     )
+    # Read back as saved, so that the CNN co-trains with the head evaluate scores.
+    trained = model_files.load(paths.MODELS["transfer"])
+    atomic.write_npy(paths.HEAD_ON_ELSEWHERE, adaptation.head_on_elsewhere(trained, p["adapt"], statistics))
     cost.write(paths.HEAD_COST)
 
 

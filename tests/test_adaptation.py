@@ -192,6 +192,27 @@ def test_information_maximisation_moves_the_features_not_the_output_layer_and_ma
     assert "information maximisation, 10 epochs: " in capsys.readouterr().out
 
 
+def test_co_training_takes_only_digits_the_two_agree_on_surest_by_their_mean():
+    rng = np.random.default_rng(1)
+    own = rng.dirichlet(np.ones(10), 1000)
+    teacher = rng.dirichlet(np.ones(10), 1000)
+    teacher[:400] = own[:400][:, ::-1]  # mostly other classes
+    teacher[400:] = (teacher[400:] + 3 * own[400:]) / 4  # mostly the same ones
+    chosen, labels = adaptation.surest_agreeing(own, teacher, 0.3)
+    agree = np.flatnonzero(own.argmax(axis=1) == teacher.argmax(axis=1))
+    assert set(chosen) <= set(agree) and len(chosen) > 0
+    assert (labels == own[chosen].argmax(axis=1)).all()
+    assert np.bincount(labels, minlength=10).max() <= 30  # the quota of 1,000 digits, not of those agreeing
+    mean = (own + teacher) / 2
+    for digit in range(10):
+        these = agree[mean[agree].argmax(axis=1) == digit]
+        taken = chosen[labels == digit]
+        if 0 < len(taken) < len(these):  # the surest of that class by the mean, and no other
+            assert (
+                mean[taken].max(axis=1).min() >= np.delete(mean[these].max(axis=1), np.searchsorted(these, taken)).max()
+            )
+
+
 def test_self_training_learns_a_shifted_hand_without_its_labels(capsys):
     # Two classes of points; the new hand is the same classes moved, where a model trained
     # on the old one reads a third of them wrong (0.57-0.65 right over seeds 0-2, 0.78-0.80
@@ -388,3 +409,20 @@ def test_reframing_the_digits_from_elsewhere_reruns_their_extraction_and_never_m
     assert sha256(repo / paths.features("train")) == mnist_features
     after = np.load(repo / paths.ELSEWHERE_FEATURES)
     assert after.shape == before.shape and not np.array_equal(after, before)
+
+
+def test_co_training_the_cnn_reads_the_adapted_heads_labels_and_a_head_alone_never_retrains_it(
+    pipeline_elsewhere, tmp_path
+):
+    repo = tmp_path / "repo"
+    shutil.copytree(pipeline_elsewhere, repo, symlinks=True)
+    assert np.load(repo / paths.HEAD_ON_ELSEWHERE).shape == (0, 10)  # nothing without co-training
+    set_params(repo, {"adapt.digits": "first_half", "adapt.rounds": 1, "adapt.cotrain": True})
+    output = dvc(repo, "repro")
+    assert {"train_head", "train_cnn"} <= stages_run(output)
+    assert output.index("Running stage 'train_head'") < output.index("Running stage 'train_cnn'")
+    assert "cnn: self-training round 1 of 1: " in output and "each agreed by the head" in output
+    head_reading = np.load(repo / paths.HEAD_ON_ELSEWHERE)
+    assert head_reading.shape == (2000, 10)
+    other = pd.read_csv(repo / paths.ELSEWHERE_CSV)
+    assert np.array_equal(head_reading.argmax(axis=1), other["transfer"])

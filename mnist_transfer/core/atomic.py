@@ -115,3 +115,8 @@ def npy_bytes(array: np.ndarray) -> bytes:
 def write_npz(path: Path | str, arrays: Mapping[str, np.ndarray]) -> None:
     """Like `np.savez`, but byte-identical for identical arrays, and atomic."""
     write_bytes(path, zip_bytes({f"{name}.npy": npy_bytes(a) for name, a in arrays.items()}))
+
+
+def write_npy(path: Path | str, array: np.ndarray) -> None:
+    with replacing(path) as partial, partial.open("wb") as file:
+        np.save(file, array)

@@ -136,6 +136,7 @@ SCHEMA: dict[str, Rule] = {
     "adapt.rounds": whole_number(1, ADAPT_ROUNDS_MAX, "each round trains both models once more"),
     "adapt.normalize": boolean(),
     "adapt.infomax": boolean(),
+    "adapt.cotrain": boolean(),
     "render.grid_columns": whole_number(1, 200, "the grid's width in digits"),
 }
 
@@ -263,10 +264,12 @@ def check(params: Any, keys: list[str]) -> dict[str, Any]:
             f"{PARAMS_FILE}: adapt.normalize true needs digits from elsewhere to estimate their statistics on; "
             "set adapt.digits to first_half or all"
         )
-    if checked.get("adapt", {}).get("infomax") and checked["adapt"].get("digits") == catalog.ADAPT_ON[0]:
-        raise InputError(
-            f"{PARAMS_FILE}: adapt.infomax true adapts on digits from elsewhere; set adapt.digits to first_half or all"
-        )
+    for option in ("infomax", "cotrain"):
+        if checked.get("adapt", {}).get(option) and checked["adapt"].get("digits") == catalog.ADAPT_ON[0]:
+            raise InputError(
+                f"{PARAMS_FILE}: adapt.{option} true adapts on digits from elsewhere; "
+                "set adapt.digits to first_half or all"
+            )
     return checked
 
 

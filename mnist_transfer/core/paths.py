@@ -43,6 +43,9 @@ CURVES = {name: model.curves for name, model in catalog.MODELS.items()}
 # What train_head reads the digits from elsewhere's features with: per channel, their own
 # statistics and MNIST's (`adapt.normalize`), or none of theirs (zero means, unit variances).
 ELSEWHERE_STATISTICS = Path("data/models/head_elsewhere.npz")
+# The adapted head's probabilities on every digit from elsewhere, which the CNN co-trains with
+# (`adapt.cotrain`); no rows without it, so that a new head leaves the CNN's inputs as they were.
+HEAD_ON_ELSEWHERE = Path("data/models/head_on_elsewhere.npy")
 
 PREDICTIONS = Path("data/predictions")
 

@@ -6,7 +6,7 @@ the unlabelled digits it is surest of in each class and training on them mixed w
 import keras
 import numpy as np
 
-from mnist_transfer.core import catalog, model_files, paths, splits
+from mnist_transfer.core import catalog, images, model_files, paths, splits
 from mnist_transfer.core.errors import InputError
 from mnist_transfer.nets import models, training
 
@@ -51,14 +51,24 @@ def check_digits(settings: dict) -> None:
         )
 
 
+def adapted_rows(digits: str, labels: np.ndarray, count: int) -> np.ndarray:
+    """Which of the `count` digits from elsewhere a model adapts on (`adapt.digits`): all, or
+    the first half; their labels only cut the halves, as the protocol fixed them."""
+    return np.arange(count) if digits == "all" else splits.halves(labels)[0]
+
+
 def unlabelled(digits: str, inputs: str) -> np.ndarray:
     """The digits from elsewhere a model adapts on (`adapt.digits`), as `inputs` ("images" or
-    "features"); their labels only cut the halves, as the protocol fixed them."""
+    "features")."""
     x, labels = splits.load("elsewhere", inputs)
-    if digits == "all":
-        return x
-    first, _ = splits.halves(labels)
-    return x[first]
+    return x[adapted_rows(digits, labels, len(x))]
+
+
+def teacher_on_adapted(digits: str) -> np.ndarray:
+    """The adapted head's probabilities (train_head's `HEAD_ON_ELSEWHERE`) on the digits the
+    CNN adapts on, in their order."""
+    probabilities = np.load(paths.HEAD_ON_ELSEWHERE)
+    return probabilities[adapted_rows(digits, images.labels("elsewhere"), len(probabilities))]
 
 
 def channel_statistics(features: training.Inputs) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +117,15 @@ def surest(probabilities: np.ndarray, share: float) -> tuple[np.ndarray, np.ndar
     return chosen, predicted[chosen]
 
 
+def surest_agreeing(probabilities: np.ndarray, teacher: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """`surest` by the mean of the two models' probabilities, among the digits on which the two
+    predict the same class only."""
+    agree = np.flatnonzero(probabilities.argmax(axis=1) == teacher.argmax(axis=1))
+    mean = (probabilities[agree] + teacher[agree]) / 2
+    chosen, pseudo = surest(mean, share * len(probabilities) / max(len(agree), 1))
+    return agree[chosen], pseudo
+
+
 def self_train(
     model: keras.Model,
     foreign: np.ndarray,
@@ -114,15 +133,22 @@ def self_train(
     rounds: int,
     batch_size: int,
     seed: int,
+    teacher: np.ndarray | None = None,
 ) -> None:
     """`rounds` rounds of self-training of `model` on `foreign` (unlabelled), mixed with
-    MNIST_PER_ROUND of `mnist` (inputs, labels) each round; progress printed per round."""
+    MNIST_PER_ROUND of `mnist` (inputs, labels) each round; progress printed per round. With
+    `teacher` (another model's probabilities on `foreign`), co-training: only the digits on
+    which the two agree are taken, the surest by the mean of the two's probabilities."""
     rng = np.random.default_rng(seed)
     models.compile_for_training(model, LEARNING_RATE)
     labels_before = None
     for round_number in range(1, rounds + 1):
         probabilities = model.predict(foreign, batch_size=model_files.PREDICT_BATCH, verbose=0)
-        chosen, pseudo = surest(probabilities, min(1.0, SHARE_STEP * round_number))
+        share = min(1.0, SHARE_STEP * round_number)
+        if teacher is None:
+            chosen, pseudo = surest(probabilities, share)
+        else:
+            chosen, pseudo = surest_agreeing(probabilities, teacher, share)
         drawn = np.sort(rng.choice(len(mnist[1]), min(MNIST_PER_ROUND, len(mnist[1])), replace=False))
         x = np.concatenate([np.asarray(mnist[0][drawn], foreign.dtype), np.repeat(foreign[chosen], COPIES, axis=0)])
         y = np.concatenate([mnist[1][drawn], np.repeat(pseudo, COPIES)]).astype(mnist[1].dtype)
@@ -132,7 +158,7 @@ def self_train(
         labels_before = labels_now
         print(
             f"{model.name}: self-training round {round_number} of {rounds}: {len(chosen)} of {len(foreign)} "
-            f"digits from elsewhere pseudo-labelled{changed}",
+            f"digits from elsewhere pseudo-labelled{'' if teacher is None else ', each agreed by the head'}{changed}",
             flush=True,
         )
 
@@ -144,6 +170,17 @@ def information_loss(_: object, probabilities):
     each = -keras.ops.mean(keras.ops.sum(p * keras.ops.log(p), axis=-1))
     mean = keras.ops.mean(p, axis=0)
     return each + keras.ops.sum(mean * keras.ops.log(mean))
+
+
+def head_on_elsewhere(head: keras.Model, settings: dict, statistics: dict[str, np.ndarray]) -> np.ndarray:
+    """What train_head keeps for the CNN to co-train with (`adapt.cotrain`): the adapted head's
+    probabilities on every digit from elsewhere, read through `statistics` as evaluate reads
+    them; no rows without co-training or without such digits."""
+    features, _ = splits.load("elsewhere", "features")
+    if not settings["cotrain"] or len(features) == 0:
+        return np.zeros((0, head.output_shape[-1]), "float32")
+    reading = model_files.head_for_elsewhere(head, statistics)
+    return reading.predict(features, batch_size=model_files.PREDICT_BATCH, verbose=0).astype("float32")
 
 
 def maximise_information(model: keras.Model, foreign: np.ndarray, batch_size: int) -> None:
@@ -172,11 +209,13 @@ def adapt(
     batch_size: int,
     seed: int,
     statistics: dict[str, np.ndarray] | None = None,
+    teacher: np.ndarray | None = None,
 ) -> bool:
     """Adapt `model` as `settings` (params' `adapt`) say, on `inputs` ("images" or
     "features", then restandardised by `statistics` first, as the head reads them): information
-    maximisation with adapt.infomax, then self-training; whether it did (not with adapt.digits
-    none, nor without digits from elsewhere)."""
+    maximisation with adapt.infomax, then self-training (co-training with `teacher`, another
+    model's probabilities on the same digits); whether it did (not with adapt.digits none, nor
+    without digits from elsewhere)."""
     if settings["digits"] == catalog.ADAPT_ON[0]:
         return False
     foreign = unlabelled(settings["digits"], inputs)
@@ -188,5 +227,5 @@ def adapt(
         foreign = restandardize.predict(foreign, batch_size=model_files.PREDICT_BATCH, verbose=0)
     if settings["infomax"]:
         maximise_information(model, foreign, batch_size)
-    self_train(model, foreign, splits.load("train", inputs), settings["rounds"], batch_size, seed)
+    self_train(model, foreign, splits.load("train", inputs), settings["rounds"], batch_size, seed, teacher)
     return True
