@@ -129,7 +129,7 @@ def committed() -> dict:
 def first_run() -> str:
     """README.md: where the committed figures came from, and what a newcomer's run will show."""
     run = committed()
-    defaults, _ = run_record("defaults")
+    defaults, made = run_record("defaults")
     cnn_sd = 100 * defaults[metrics.key("cnn", metrics.ACCURACY)].std()
     machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
     return caption(
@@ -137,11 +137,26 @@ def first_run() -> str:
         f"CNN {percent(run[metrics.key('cnn', metrics.ACCURACY)])}, VGG16 + head "
         f"{percent(run[metrics.key('transfer', metrics.ACCURACY)])}, {run[metrics.DISAGREEMENTS]} "
         f"disagreements. Another CPU rounds differently (and one without bfloat16 computes in float32), "
-        f"so your `make repro` may differ in the last digits. How far another CPU moves them is not "
-        f"measured (only this machine kind was at hand); a new seed moves the CNN by {cnn_sd:.2f} point "
-        f"(sd over seeds). `git status` then shows `dvc.lock` and `metrics/` changed. `make sweep` runs each point "
+        f"so your `make repro` may differ in the last digits. {another_cpu(machine, made)} A new seed "
+        f"moves the CNN by {cnn_sd:.2f} point (sd over seeds). `git status` then shows `dvc.lock` and `metrics/` "
+        "changed. `make sweep` runs each point "
         f"from a commit and refuses to start on uncommitted changes: commit your run first (`git commit "
         f"-am 'my run'`), or put the committed one back (`git checkout dvc.lock metrics`)."
+    )
+
+
+def another_cpu(machine: str, made: list[dict]) -> str:
+    """Seed 2 of the defaults record (params.yaml, the committed run's seed), where that record
+    was measured on another machine kind than the committed run."""
+    seed_2 = [row for row in made if row["seed"] == 2 and machine_in_words(row["machine"]) != machine]
+    if not seed_2:
+        return "How far another CPU moves them is not measured (only this machine kind was at hand)."
+    figures, name = seed_2[-1]["metrics"], machine_in_words(seed_2[-1]["machine"])
+    return (
+        f"Seed 2 of `{records.run_record('defaults')}`, a sweep's point on {name}, one thread to it: CNN "
+        f"{percent(figures[metrics.key('cnn', metrics.ACCURACY)])}, VGG16 + head "
+        f"{percent(figures[metrics.key('transfer', metrics.ACCURACY)])}, {figures[metrics.DISAGREEMENTS]} "
+        "disagreements."
     )
 
 
