@@ -445,3 +445,19 @@ def test_a_cluster_sweep_loses_one_task_to_a_killed_worker_and_pushes_every_expe
     git(tmp_path, "clone", "-q", str(origin), str(third))
     dvc(third, "exp", "pull", str(origin), "--all-commits")
     assert finished_seeds(third) == [0, 1, 2, 3]
+
+
+def test_every_param_upstream_of_the_features_sends_a_sweeps_first_point_alone(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    keys = sweep_module.feature_keys()
+    assert {
+        "data.source",
+        "data.elsewhere",
+        "data.strokes",
+        "data.deslant",
+        "data.train_limit",
+        "backbone.layer",
+    } <= keys
+    assert not {"seed", "data.val_fraction", "epochs", "head.units", "adapt.digits"} & keys  # features belong to images
+    for setting in ("data.strokes=mnist", "data.deslant=true", "backbone.layer=block4_pool", "data.train_limit=500"):
+        assert sweep_module.needs_new_features([setting]), setting
