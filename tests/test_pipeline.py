@@ -197,7 +197,7 @@ def test_a_teammate_pulls_the_shared_cache_and_has_nothing_to_run(pipeline_copy,
 def test_repro_force_gives_byte_identical_outputs(pipeline_copy):
     before = outputs_digest(pipeline_copy)
     output = dvc(pipeline_copy, "repro", "--force")
-    assert len(stages_run(output)) == 7
+    assert len(stages_run(output)) == 8  # seven entry points; extract_features runs twice
     assert outputs_digest(pipeline_copy) == before
 
 
@@ -212,13 +212,16 @@ def test_an_experiment_stores_what_it_learned_and_no_frozen_weights(pipeline):
 
     import h5py
 
-    # The models folder holds the two trained parts and the statistics the head reads the digits from
-    # elsewhere with; the frozen backbone lies once, with its features.
+    # The models folder holds the two trained parts, the statistics the head reads the digits from
+    # elsewhere with and its reading of them for co-training (no rows without it); the frozen
+    # backbone lies once, with its features.
     assert sorted(p.name for p in (pipeline / "data/models").iterdir() if not p.name.startswith(".")) == [
         "cnn.keras",
         "head.keras",
         "head_elsewhere.npz",
+        "head_on_elsewhere.npy",
     ]
+    assert np.load(pipeline / "data/models/head_on_elsewhere.npy").shape == (0, 10)
     with np.load(pipeline / "data/models/head_elsewhere.npz") as statistics:
         assert all(statistics[name].ndim == 1 for name in statistics.files)  # one value a channel, no weights
     assert (pipeline / "data/features/extractor.keras").is_file()
