@@ -421,6 +421,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "stroke-widths": bench_table("stroke-widths"),
     "framing-on-mnist": bench_table("framing-on-mnist"),
     "adaptation": study_table("adaptation"),
+    "stronger-adaptation": study_table("stronger-adaptation"),
     "layers-and-heads": study_table("layers-and-heads"),
 }
 
