@@ -187,7 +187,8 @@ def elsewhere_headline() -> str:
     return caption(
         f"On 2,000 digits written elsewhere (UCI's, from Dutch maps, bold, filling their box; "
         f"`data.elsewhere`), the committed seed-2 run scores {on_elsewhere}. Adapted without their "
-        f"labels, each model's recipe chosen on one half and scored on the other, over {seeds} seed{'s' * (seeds != 1)} "
+        f"labels, each model's recipe chosen on one half and scored on the other, over {seeds} "
+        f"seed{'s' * (seeds != 1)} "
         f"(study `{ADAPTATION_HEADLINE}`, {machine_in_words(made[-1]['machine'])}): {'; '.join(scores)}."
     )
 
