@@ -127,9 +127,7 @@ def read_own(path: Path) -> tuple[list[readers.Item], np.ndarray]:
     else:
         items, given = readers.read_inputs([str(path)]), {}
     read = [item for item in items if item.error is None]
-    labels = [
-        given.get(Path(item.file).relative_to(path).as_posix()) if item.row is None else item.label for item in read
-    ]
+    labels = [given.get(inside(path, item.file)) if item.row is None else item.label for item in read]
     if not any(label is not None for label in labels):
         return items, np.zeros(0, np.uint8)
     missing = [item.name for item, label in zip(read, labels, strict=True) if label is None]
