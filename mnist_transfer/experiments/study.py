@@ -6,6 +6,7 @@
 """
 
 import argparse
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from mnist_transfer.core import catalog
-from mnist_transfer.core.errors import run_stage
+from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.experiments import records, sweep
 from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
@@ -429,6 +430,59 @@ STUDIES = {
 }
 
 
+# Two of a study's experiments side by side as `dvc metrics diff` shows them: seed DIFF_SEED of
+# its first configuration against another, the metrics shown, and the record written
+# (metrics/bench/metrics-diff-NAME.json).
+DIFF_SEED = 2
+DIFFS = {
+    "elsewhere": (
+        (),
+        (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"),
+        (
+            "cnn.accuracy",
+            "cnn.elsewhere_accuracy",
+            "combined.accuracy",
+            "combined.elsewhere_accuracy",
+            "features.layer",
+            "features.views",
+            "transfer.accuracy",
+            "transfer.elsewhere_accuracy",
+        ),
+    ),
+}
+
+
+def experiment_of(name: str, configuration: tuple[str, ...], seed: int) -> str:
+    """The name of study `name`'s experiment of `configuration` at `seed`, from its record."""
+    found = matching(runs_so_far(name), (*STUDIES[name].common, *configuration))
+    found = found[found["seed"] == seed]
+    if found.empty:
+        raise InputError(
+            f"study {name}: its record has no seed-{seed} experiment of {settings_in_words(configuration)}; "
+            f"run the study first (python -m mnist_transfer.experiments.study {name})"
+        )
+    return str(found["run"].iloc[-1])
+
+
+def table_cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("|").split("|")]
+
+
+def metrics_diff(name: str) -> Path:
+    """Write the record of DIFFS[name]: the rows it shows of `dvc metrics diff`'s own table."""
+    before, after, shown = DIFFS[name]
+    old, new = (experiment_of(name, configuration, DIFF_SEED) for configuration in (before, after))
+    recording = records.Recording(f"metrics-diff-{name}", f"python -m mnist_transfer.experiments.study {name} --diff")
+    command = ["dvc", "metrics", "diff", old, new, "--targets", "metrics/evaluate.json", "--no-path", "--md"]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("|")]
+    if result.returncode != 0 or not lines:
+        said = (result.stderr.strip().splitlines() or ["no table"])[-1]
+        raise InputError(f"study {name}: {' '.join(command)} failed: {said}")
+    rows = [table_cells(line) for line in lines[2:] if table_cells(line)[0] in shown]
+    return recording.write(columns=table_cells(lines[0]), rows=rows, dvc_command=" ".join(command))
+
+
 def score(experiments: pd.DataFrame, model: str, metric: str) -> str:
     """`model`'s `metric`, mean ± sd over the seeds, as a percentage; n/a where none has it."""
     return mean_sd(experiments.get(metrics.key(model, metric), pd.Series(dtype=float)), percent=True, digits=2)
@@ -513,9 +567,17 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", choices=STUDIES)
     parser.add_argument("--table", action="store_true", help="print the table of its record; run nothing")
+    parser.add_argument(
+        "--diff", action="store_true", help=f"record `dvc metrics diff` of two of its seed-{DIFF_SEED} experiments"
+    )
     parser.add_argument("-j", "--jobs", type=int, default=2, help="experiments at once (default 2)")
     args = parser.parse_args(argv)
     study = STUDIES[args.study]
+    if args.diff:
+        if args.study not in DIFFS:
+            raise InputError(f"study {args.study}: --diff is for {' or '.join(DIFFS)}")
+        print(metrics_diff(args.study))
+        return
     if not args.table:
         for configuration in study.configurations():
             settings = (*study.common, *configuration)
