@@ -225,6 +225,15 @@ def test_the_record_a_study_appends_to_does_not_stop_its_next_sweep(tmp_path, mo
     assert str(error.value).startswith(f"sweep: {record} has uncommitted changes")
 
 
+def test_a_cache_moved_with_dvc_cache_dir_is_the_one_a_sweep_reads(tmp_path, monkeypatch):
+    git(tmp_path, "init", "-q")
+    dvc(tmp_path, "init", "-q")
+    monkeypatch.chdir(tmp_path)
+    assert sweep_module.local_cache_dir() == str((tmp_path / ".dvc/cache").resolve())
+    dvc(tmp_path, "cache", "dir", "--local", str(tmp_path / "shared-cache"))
+    assert sweep_module.local_cache_dir() == str(tmp_path / "shared-cache")
+
+
 def test_a_lock_whose_outputs_are_not_cached_stops_the_sweep_before_any_worker_starts(pipeline_copy):
     lock = yaml.safe_load((pipeline_copy / "dvc.lock").read_text())
     digest = next(out["md5"] for out in lock["stages"]["extract_features"]["outs"] if out["path"] == "data/features")

@@ -100,6 +100,14 @@ def committed_rev(record: Path | None = None) -> str:
     return git("rev-parse", "HEAD")
 
 
+def local_cache_dir() -> str:
+    """This repository's DVC cache, wherever `dvc cache dir` put it (.dvc/cache unless set)."""
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        return str(Path(repo.cache.local_cache_dir).resolve())
+
+
 def missing_from_cache(cache_dir: Path) -> list[str]:
     """The folders dvc.lock names as outputs that the DVC cache does not hold. An experiment
     that restores a later stage from the run-cache loads them, and fails there, after minutes
@@ -309,7 +317,7 @@ def main(argv: list[str]) -> None:
     if args.scheduler:
         source, cache_dir, threads = args.git_remote, None, 1
     else:
-        source, cache_dir = str(Path.cwd()), str(Path(".dvc/cache").resolve())
+        source, cache_dir = str(Path.cwd()), local_cache_dir()
         if missing := missing_from_cache(Path(cache_dir)):
             raise InputError(
                 f"sweep: {missing[0]}, an output of HEAD's dvc.lock, is not in the DVC cache, and "
