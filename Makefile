@@ -60,8 +60,10 @@ $(PLOTS_TEMPLATE): $(INSTALLED)
 repro: setup
 	PATH="$(BIN):$$PATH" dvc repro
 
+# TESTS: pytest's arguments, every test by default; `make test TESTS='-m "not reruns"'` leaves
+# out those that run the pipeline again (tests/conftest.py).
 test: setup
-	PATH="$(BIN):$$PATH" python -m pytest
+	PATH="$(BIN):$$PATH" python -m pytest $(TESTS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -7,11 +7,13 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -40,6 +42,18 @@ SMALL_TRAIN, SMALL_TEST = 1000, 500
 # Without the 2,000 digits from elsewhere, which would more than double every extraction on the
 # small set; the tests of them run on a pipeline of their own (`pipeline_elsewhere`).
 SMALL_PARAMS = {"data.source": "small-mnist.npz", "backbone.input_size": 32, "epochs": 3, "data.elsewhere": "none"}
+
+
+# Tests that run the pipeline again, or sweep over it, beyond the one reproduced run that
+# `pipeline` gives every test to read: most of the suite's time. `-m "not reruns"` leaves them
+# out; .ci/run does on its second Python, where the rest still runs every stage once.
+RERUNNING_FIXTURES = {"pipeline_copy", "pipeline_elsewhere", "dask_cluster", "ssh_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if RERUNNING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.reruns)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -195,22 +209,48 @@ def new_project(dest: Path, small_mnist: Path, **changes: object) -> Path:
     return dest
 
 
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build` fills, built once for the whole run: under pytest-xdist the first
+    worker to ask builds it while the others wait, and each worker gets a copy of its own, as
+    if it had built it itself."""
+    own = tmp_path_factory.mktemp(name)
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        build(own)
+        return own
+    shared = tmp_path_factory.getbasetemp().parent  # this run's, the same for every worker
+    built, done = shared / f"{name}-built", shared / f"{name}-built.done"
+    with FileLock(shared / f"{name}-built.lock"):
+        if not done.exists():
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir()
+            build(built)
+            done.touch()
+    shutil.copytree(built, own, symlinks=True, dirs_exist_ok=True)
+    return own
+
+
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory, small_mnist) -> Path:
     """The whole pipeline, reproduced once on the small data set and committed. Tests
     that change it work on a copy (`pipeline_copy`)."""
-    repo = new_project(tmp_path_factory.mktemp("pipeline"), small_mnist)
-    dvc(repo, "repro")
-    commit_all(repo, "dvc repro")
-    return repo
+
+    def build(repo: Path) -> None:
+        new_project(repo, small_mnist)
+        dvc(repo, "repro")
+        commit_all(repo, "dvc repro")
+
+    return built_once(tmp_path_factory, "pipeline", build)
 
 
 @pytest.fixture(scope="session")
 def pipeline_elsewhere(tmp_path_factory, small_mnist) -> Path:
     """The pipeline reproduced once on the small data set with the digits from elsewhere."""
-    repo = new_project(tmp_path_factory.mktemp("elsewhere"), small_mnist, **{"data.elsewhere": "mfeat-pix"})
-    dvc(repo, "repro")
-    return repo
+
+    def build(repo: Path) -> None:
+        new_project(repo, small_mnist, **{"data.elsewhere": "mfeat-pix"})
+        dvc(repo, "repro")
+
+    return built_once(tmp_path_factory, "elsewhere", build)
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ LARGEST = {
 }
 
 
+@pytest.mark.reruns
 def test_the_largest_values_the_check_accepts_run(tmp_path):
     repo = copy_project(tmp_path)
     atomic.write_npz(repo / "tiny.npz", tiny_arrays(40, 20))

@@ -145,6 +145,7 @@ def test_adapting_on_what_cannot_serve_is_refused_before_any_training(
     adaptation.check_digits({"digits": "none"})
 
 
+@pytest.mark.reruns
 def test_a_folder_of_your_digits_is_adapted_to_without_labels_and_predict_uses_the_adapted_models(
     pipeline, tmp_path, test_set
 ):
