@@ -170,3 +170,18 @@ def test_the_best_frozen_configuration_is_the_layers_and_heads_winner(monkeypatc
     chooser = study.STUDIES[tables.BEST_FROZEN]
     configuration, _ = study.winners(chooser, tables.run_record(f"study-{tables.BEST_FROZEN}")[0])["transfer"]
     assert set(study.BEST_FROZEN) == {*chooser.common, *configuration}
+
+
+def test_the_committed_record_holds_the_committed_run_and_its_machine(monkeypatch):
+    """README's first run lists each machine kind's run from metrics/runs/committed.jsonl: the
+    committed run must be its kind's latest (`python -m mnist_transfer.publishing.tables --committed HEAD`)."""
+    monkeypatch.chdir(ROOT)
+    committed = json.loads((ROOT / "metrics/evaluate.json").read_text())
+    machine = committed.pop("machine")
+    same_kind = [row for row in tables.run_record(tables.COMMITTED)[1] if row["machine"]["cpu"] == machine["cpu"]]
+    assert same_kind and same_kind[-1]["metrics"] == tables.params.dotted(committed)
+    assert same_kind[-1]["machine"]["flags"] == machine["flags"].split()
+    row = tables.committed_row("HEAD")
+    assert row["metrics"] == tables.params.dotted(committed) and row["seed"] == 2
+    with pytest.raises(InputError, match=r"^tables: git show no-such-rev:metrics/evaluate.json: "):
+        tables.committed_row("no-such-rev")

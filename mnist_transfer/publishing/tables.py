@@ -9,14 +9,16 @@ import argparse
 import itertools
 import json
 import re
+import subprocess
 import sys
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
-from mnist_transfer.core import atomic, catalog, params
+from mnist_transfer.core import atomic, catalog, params, paths
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.experiments import records, study
 from mnist_transfer.experiments.formatting import markdown, mean_sd
@@ -128,37 +130,69 @@ def committed() -> dict:
     return params.dotted(json.loads(Path("metrics/evaluate.json").read_text()))
 
 
+# metrics/runs/committed.jsonl: params.yaml's run as committed (metrics/evaluate.json), one line
+# per commit that changed it on another machine kind; `--committed REV` adds one.
+COMMITTED = "committed"
+
+
+def committed_row(rev: str) -> dict:
+    """The run committed at `rev`, as a run record's row: its metrics/evaluate.json, its seed, its machine."""
+
+    def show(path: str) -> str:
+        found = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=False)
+        if found.returncode != 0:
+            raise InputError(f"tables: git show {rev}:{path}: {found.stderr.strip() or 'failed'}")
+        return found.stdout
+
+    figures = json.loads(show(paths.METRICS))
+    machine = figures.pop("machine")
+    sha = subprocess.run(["git", "rev-parse", rev], capture_output=True, text=True, check=True).stdout.strip()
+    return {
+        "run": "dvc repro",
+        "commit": sha,
+        "seed": yaml.safe_load(show("params.yaml"))["seed"],
+        "settings": {},
+        "machine": {"cpu": machine["cpu"], "flags": machine["flags"].split()},
+        "metrics": params.dotted(figures),
+    }
+
+
 def first_run() -> str:
-    """README.md: where the committed figures came from, and what a newcomer's run will show."""
+    """README.md: where the committed figures came from, and how far the machine kinds at hand
+    part from them (COMMITTED), and what a newcomer's run will show."""
     run = committed()
-    defaults, made = run_record("defaults")
+    defaults, _ = run_record("defaults")
+    _, made = run_record(COMMITTED)
     cnn_sd = 100 * defaults[metrics.key("cnn", metrics.ACCURACY)].std()
     machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
+    latest = {machine_in_words(row["machine"]): row for row in made}  # each kind's last
+
+    def figures(found: dict) -> str:
+        return (
+            f"{percent(found[metrics.key('cnn', metrics.ACCURACY)])}, "
+            f"{percent(found[metrics.key('transfer', metrics.ACCURACY)])}, {found[metrics.DISAGREEMENTS]}"
+        )
+
+    each = "; ".join(
+        f"{kind}, {row['metrics'].get('features.precision', 'float32')}: {figures(row['metrics'])}"
+        for kind, row in latest.items()
+    )
+
+    def spread(key: str) -> float:
+        values = [row["metrics"][key] for row in latest.values()]
+        return 100 * (max(values) - min(values))
+
     return caption(
         f"The committed figures (`metrics/evaluate.json`, seed 2) came from `dvc repro` on this CPU, {machine}: "
         f"CNN {percent(run[metrics.key('cnn', metrics.ACCURACY)])}, VGG16 + head "
         f"{percent(run[metrics.key('transfer', metrics.ACCURACY)])}, {run[metrics.DISAGREEMENTS]} "
-        f"disagreements. Another CPU rounds differently (and one without bfloat16 computes in float32), "
-        f"so your `make repro` may differ in the last digits. {another_cpu(machine, made)} A new seed "
-        f"moves the CNN by {cnn_sd:.2f} point (sd over seeds). `git status` then shows `dvc.lock` and `metrics/` "
-        "changed. `make sweep` runs each point "
-        f"from a commit and refuses to start on uncommitted changes: commit your run first (`git commit "
-        f"-am 'my run'`), or put the committed one back (`git checkout dvc.lock metrics`)."
-    )
-
-
-def another_cpu(machine: str, made: list[dict]) -> str:
-    """Seed 2 of the defaults record (params.yaml, the committed run's seed), where that record
-    was measured on another machine kind than the committed run."""
-    seed_2 = [row for row in made if row["seed"] == 2 and machine_in_words(row["machine"]) != machine]
-    if not seed_2:
-        return "How far another CPU moves them is not measured (only this machine kind was at hand)."
-    figures, name = seed_2[-1]["metrics"], machine_in_words(seed_2[-1]["machine"])
-    return (
-        f"Seed 2 of `{records.run_record('defaults')}`, a sweep's point on {name}, one thread to it: CNN "
-        f"{percent(figures[metrics.key('cnn', metrics.ACCURACY)])}, VGG16 + head "
-        f"{percent(figures[metrics.key('transfer', metrics.ACCURACY)])}, {figures[metrics.DISAGREEMENTS]} "
-        "disagreements."
+        f"disagreements. Yours may differ in the last digits; the same run on each machine kind at hand "
+        f"(`{records.run_record(COMMITTED)}`; CNN, VGG16 + head, disagreements): {each}. A spread of "
+        f"{spread(metrics.key('cnn', metrics.ACCURACY)):.2f} point (CNN) and "
+        f"{spread(metrics.key('transfer', metrics.ACCURACY)):.2f} (VGG16 + head), where a new seed moves the "
+        f"CNN by {cnn_sd:.2f} (sd over seeds). `git status` then shows `dvc.lock` and `metrics/` changed, "
+        "and `make sweep`, which runs each point from a commit, refuses to start: commit your run first "
+        "(`git commit -am 'my run'`) or put the committed one back (`git checkout dvc.lock metrics`)."
     )
 
 
@@ -190,6 +224,130 @@ def elsewhere_headline() -> str:
         f"labels, each model's recipe chosen on one half and scored on the other, over {seeds} "
         f"seed{'s' * (seeds != 1)} "
         f"(study `{ADAPTATION_HEADLINE}`, {machine_in_words(made[-1]['machine'])}): {'; '.join(scores)}."
+    )
+
+
+def paired_change(after: pd.DataFrame, before: pd.DataFrame, key: str) -> str:
+    """`key`'s change from `before` to `after`, paired by seed, in points: mean ± sd (range),
+    and on how many seeds it went which way."""
+    change = (after.set_index("seed")[key] - before.set_index("seed")[key]).dropna() * 100
+    ups, downs = int((change > 0).sum()), int((change < 0).sum())
+    shown = mean_sd(change, digits=2, extremes=True, signed=True)
+    return f"{shown} points, up on {ups} seed{'s' * (ups != 1)} and down on {downs} of {len(change)}"
+
+
+def elsewhere_reading() -> str:
+    """docs/elsewhere.md: what the elsewhere study's table says, every figure from its record."""
+    runs, _ = run_record("study-elsewhere")
+    common = study.STUDIES["elsewhere"].common
+
+    def of(*configuration: str) -> pd.DataFrame:
+        return study.matching(runs, (*common, *configuration))
+
+    def on(experiments: pd.DataFrame, model: str, metric: str = metrics.ELSEWHERE_ACCURACY) -> str:
+        return study.score(experiments, model, metric)
+
+    def mean(experiments: pd.DataFrame, model: str, metric: str = metrics.ELSEWHERE_ACCURACY) -> float:
+        return experiments[metrics.key(model, metric)].mean()
+
+    blogs = of()
+    best = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED)
+    scans = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
+    views4 = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=4")
+    mnist, elsewhere = metrics.ACCURACY, metrics.ELSEWHERE_ACCURACY
+    worse = "worse" if mean(blogs, "transfer") < mean(blogs, "cnn") else "better"
+    guess = "as the blog guessed" if worse == "worse" else "against the blog's guess"
+    best_against_cnn = "above" if mean(best, "transfer") > mean(best, "cnn") else "below"
+    combined_best = max(("transfer", "cnn"), key=lambda model: mean(scans, model))
+    gap = 100 * abs(mean(scans, "transfer") - mean(scans, "cnn"))
+    cnn_change = paired_change(scans, best, metrics.key("cnn", elsewhere))
+    bullets = [
+        f"**The blog's reading, on its own terms.** At the blog's configuration VGG16 + head scores "
+        f"{on(blogs, 'transfer', mnist)} on MNIST and {on(blogs, 'transfer')} on the digits from elsewhere, "
+        f"the CNN {on(blogs, 'cnn', mnist)} and {on(blogs, 'cnn')}: the frozen network is the {worse} of the "
+        f"two there, {guess}.",
+        f"**The best frozen configuration** (`block4_pool`, `caffe`, standardised, a 10-epoch head) scores "
+        f"{on(best, 'transfer')} on them, {best_against_cnn} the CNN with the kernel's augmentation and 10 "
+        f"epochs ({on(best, 'cnn')}). It changes the layer, the scaling, the standardisation and the "
+        f"head's epochs at once; which of them matters most here is not separated.",
+        f"**Stroke width and blur, for the CNN:** {on(scans, 'cnn')} on the digits from elsewhere against "
+        f"{on(best, 'cnn')} with the kernel's augmentation alone ({cnn_change}); "
+        f"on MNIST {on(scans, 'cnn', mnist)} against {on(best, 'cnn', mnist)}.",
+        f"**Augmented views, for the frozen backbone:** 2 views of each training image take it from "
+        f"{on(best, 'transfer')} to {on(scans, 'transfer')} on the digits from elsewhere "
+        f"({paired_change(scans, best, metrics.key('transfer', elsewhere))}), 4 views to {on(views4, 'transfer')} "
+        f"({paired_change(views4, best, metrics.key('transfer', elsewhere))}); on MNIST "
+        f"{on(best, 'transfer', mnist)}, {on(scans, 'transfer', mnist)} and {on(views4, 'transfer', mnist)}. "
+        f"What they cost is below.",
+        f"**The two combined** (2 views; the CNN with stroke and blur) score {on(scans, metrics.COMBINED, mnist)} on "
+        f"MNIST against {on(scans, 'transfer', mnist)} (VGG16 + head) and {on(scans, 'cnn', mnist)} (CNN), and "
+        f"{on(scans, metrics.COMBINED)} on the digits from elsewhere against {on(scans, 'transfer')} and "
+        f"{on(scans, 'cnn')}; there the better of the two alone is "
+        f"{study.MODEL_TITLES[combined_best]}, by {gap:.2f} points.",
+    ]
+    return "\n".join(
+        textwrap.fill(bullet, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
+        for bullet in bullets
+    )
+
+
+def mean_errors(experiments: pd.DataFrame, model: str) -> dict[tuple[int, int], float]:
+    """`model`'s errors on the digits from elsewhere per seed: {(actual, predicted): mean count}."""
+    found: dict[tuple[int, int], float] = {}
+    for errors in experiments["elsewhere_errors"]:
+        for pair, count in errors.get(model, {}).items():
+            actual, _, predicted = pair.partition(">")
+            key = (int(actual), int(predicted))
+            found[key] = found.get(key, 0) + count / len(experiments)
+    return found
+
+
+def by(errors: dict[tuple[int, int], float], side: int) -> dict[int, float]:
+    """Errors summed by true digit (`side` 0) or by the label given (`side` 1)."""
+    summed: dict[int, float] = {}
+    for pair, count in errors.items():
+        summed[pair[side]] = summed.get(pair[side], 0) + count
+    return summed
+
+
+def confusions_reading() -> str:
+    """docs/elsewhere.md: where the elsewhere study's errors go, against the blog's reading."""
+    runs, _ = run_record("study-elsewhere")
+    common = study.STUDIES["elsewhere"].common
+    blogs = mean_errors(study.matching(runs, common), "transfer")
+    best = mean_errors(study.matching(runs, (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED)), "transfer")
+    scans = (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
+    cnn = mean_errors(study.matching(runs, scans), "cnn")
+    given = by(blogs, 1)
+    favourite = max(given, key=given.get)
+    into = sorted(
+        ((actual, count) for (actual, label), count in blogs.items() if label == favourite),
+        key=lambda item: -item[1],
+    )
+    sent = ", ".join(f"{actual}s ({count:.3g})" for actual, count in into[:4])
+
+    def remaining(errors: dict[tuple[int, int], float]) -> str:
+        digits = sorted(by(errors, 0).items(), key=lambda item: -item[1])[:2]
+        share = 100 * sum(count for _, count in digits) / sum(errors.values())
+        return (
+            " and ".join(f"the {digit}s ({count:.3g} errors per seed)" for digit, count in digits)
+            + f" are {share:.0f} % of the errors"
+        )
+
+    bullets = [
+        f"**The blog named 4 -> 9 and 8 -> 9.** At its configuration VGG16 + head reads "
+        f"{blogs.get((8, 9), 0):.3g} of the 200 8s per seed as 9 and {blogs.get((4, 9), 0):.3g} of the 4s. "
+        f"The label it gives most wrongly is {favourite}: {given[favourite]:.0f} of its "
+        f"{sum(blogs.values()):.0f} errors per seed, from {sent}.",
+        f"**At the best frozen configuration** the 8s have {by(best, 0).get(8, 0):.3g} errors per seed "
+        f"({best.get((8, 9), 0):.3g} of them a 9), and {by(best, 1).get(favourite, 0):.0f} of its "
+        f"{sum(best.values()):.0f} errors per seed are a {favourite}.",
+        f"**What remains.** At the best frozen configuration {remaining(best)}; for the CNN with "
+        f"augmentation, stroke and blur, {remaining(cnn)}.",
+    ]
+    return "\n".join(
+        textwrap.fill(bullet, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
+        for bullet in bullets
     )
 
 
@@ -349,12 +507,12 @@ def bench_table(part: str) -> Callable[[], str]:
     return table
 
 
-def study_table(name: str) -> Callable[[], str]:
-    """A study's tables (study.everything) from its run record."""
+def study_table(name: str, part: Callable[[study.Study, pd.DataFrame], str] = study.everything) -> Callable[[], str]:
+    """A study's tables (study.everything, or one `part` of them) from its run record."""
 
     def table() -> str:
         runs, made = run_record(f"study-{name}")
-        text = study.everything(study.STUDIES[name], runs)
+        text = part(study.STUDIES[name], runs)
         again = f"To measure it again: `python -m mnist_transfer.experiments.study {name}`."
         return text + "\n\n" + caption(f"Record: {provenance(f'study-{name}', made)}. {again}")
 
@@ -469,7 +627,14 @@ def differing() -> list[str]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a table differs")
+    parser.add_argument(
+        "--committed", metavar="REV", help=f"add the run committed at REV to {records.run_record(COMMITTED)}"
+    )
     args = parser.parse_args(argv)
+    if args.committed:
+        records.append(records.run_record(COMMITTED), [committed_row(args.committed)])
+        print(f"tables: {records.run_record(COMMITTED)}")
+        return
     if args.check:
         problems = differing()
         for problem in problems:
