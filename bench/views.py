@@ -1,5 +1,5 @@
-"""What `backbone.views` costs at "Beyond the blog"'s best frozen configuration (VGG16 up
-to block3_pool, 48 px): K augmented views of each training image, made and run through the
+"""What `backbone.views` costs at "Beyond the blog"'s best frozen configuration
+(study.BEST_FROZEN's layer and scaling, 48 px): K augmented views of each training image, made and run through the
 stage's own extractor, in seconds per 1,000 training images, and the time and disk that
 makes on the full 60,000 and on the studies' 10,000-image subset. K = 0 costs nothing."""
 
@@ -12,10 +12,12 @@ import numpy as np
 from bench.extraction import extractor
 from mnist_transfer.backbones import extraction
 from mnist_transfer.core import augmentation, determinism
+from mnist_transfer.experiments import study
 
 IMAGES = 1024
 COUNTS = (2, 4)
-BEST_FROZEN = {"layer": "block3_pool", "preprocess": "caffe", "input_size": None}
+SETTINGS = dict(setting.partition("=")[::2] for setting in study.BEST_FROZEN)
+BEST_FROZEN = {"layer": SETTINGS["backbone.layer"], "preprocess": SETTINGS["backbone.preprocess"], "input_size": None}
 TRAINING_IMAGES = {"full data": 60_000, "10,000-image subset": 10_000}
 
 
@@ -41,7 +43,7 @@ def rows(images: np.ndarray, settings: dict) -> list[tuple[str, str]]:
         )
         out.append(
             (
-                f"backbone.views {count}, VGG16 up to block3_pool at 48px",
+                f"backbone.views {count}, VGG16 up to {chosen['layer']} at {model.input_shape[1]}px",
                 f"{per_image_s * 1000:.1f} s per 1,000 training images ({augmenting_s / IMAGES * 1000:.1f} of it "
                 f"augmenting); {at_scale}",
             )
