@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.extraction import extractor
 from mnist_transfer.backbones import extraction
-from mnist_transfer.core import augmentation, determinism
+from mnist_transfer.core import augmentation, catalog, determinism
 from mnist_transfer.experiments import study
 
 IMAGES = 1024
@@ -43,7 +43,7 @@ def rows(images: np.ndarray, settings: dict) -> list[tuple[str, str]]:
         )
         out.append(
             (
-                f"backbone.views {count}, VGG16 up to {chosen['layer']} at {model.input_shape[1]}px",
+                f"backbone.views {count}, VGG16 up to {chosen['layer']} at {catalog.made_with(chosen)['input_size']}px",
                 f"{per_image_s * 1000:.1f} s per 1,000 training images ({augmenting_s / IMAGES * 1000:.1f} of it "
                 f"augmenting); {at_scale}",
             )
