@@ -576,6 +576,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "at-the-defaults": at_the_defaults,
     "the-two-commands": bench_rows("make-test", "make-repro"),
     "training": bench_rows("training"),
+    "views-cost": bench_rows("views"),
     "options": bench_rows("options"),
     "gpu-bfloat16": gpu_bfloat16,
     "precision-decision": precision_decision,
