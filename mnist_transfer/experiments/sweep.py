@@ -357,8 +357,8 @@ def main(argv: list[str]) -> None:
         for count in [sum(result["extractions"][stage] for result in done)]
     )
     print(f"sweep: {len(done)} done, {len(failed)} failed in {time.monotonic() - started:.0f} s; {ran}\n", flush=True)
-    if done:
-        summary.main([])
+    if done:  # the sweep's own commit: HEAD may have moved since it started
+        summary.main(["--rev", rev])
     if failed:
         raise InputError(f"sweep: {len(failed)} of {len(todo)} points failed; the first: {failed[0]}")
     if unrecorded:
