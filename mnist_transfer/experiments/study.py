@@ -437,14 +437,14 @@ DIFF_SEED = 2
 DIFFS = {
     "elsewhere": (
         (),
-        (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"),
+        (*BEST_FROZEN, *CNN_AUGMENTED),
         (
             "cnn.accuracy",
             "cnn.elsewhere_accuracy",
             "combined.accuracy",
             "combined.elsewhere_accuracy",
             "features.layer",
-            "features.views",
+            "features.preprocess",
             "transfer.accuracy",
             "transfer.elsewhere_accuracy",
         ),
