@@ -255,36 +255,52 @@ def elsewhere_reading() -> str:
     scans = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
     views4 = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=4")
     mnist, elsewhere = metrics.ACCURACY, metrics.ELSEWHERE_ACCURACY
-    worse = "worse" if mean(blogs, "transfer") < mean(blogs, "cnn") else "better"
-    guess = "as the blog guessed" if worse == "worse" else "against the blog's guess"
-    best_against_cnn = "above" if mean(best, "transfer") > mean(best, "cnn") else "below"
-    combined_best = max(("transfer", "cnn"), key=lambda model: mean(scans, model))
-    gap = 100 * abs(mean(scans, "transfer") - mean(scans, "cnn"))
-    cnn_change = paired_change(scans, best, metrics.key("cnn", elsewhere))
-    bullets = [
-        f"**The blog's reading, on its own terms.** At the blog's configuration VGG16 + head scores "
-        f"{on(blogs, 'transfer', mnist)} on MNIST and {on(blogs, 'transfer')} on the digits from elsewhere, "
-        f"the CNN {on(blogs, 'cnn', mnist)} and {on(blogs, 'cnn')}: the frozen network is the {worse} of the "
-        f"two there, {guess}.",
-        f"**The best frozen configuration** (`block4_pool`, `caffe`, standardised, a 10-epoch head) scores "
-        f"{on(best, 'transfer')} on them, {best_against_cnn} the CNN with the kernel's augmentation and 10 "
-        f"epochs ({on(best, 'cnn')}). It changes the layer, the scaling, the standardisation and the "
-        f"head's epochs at once; which of them matters most here is not separated.",
-        f"**Stroke width and blur, for the CNN:** {on(scans, 'cnn')} on the digits from elsewhere against "
-        f"{on(best, 'cnn')} with the kernel's augmentation alone ({cnn_change}); "
-        f"on MNIST {on(scans, 'cnn', mnist)} against {on(best, 'cnn', mnist)}.",
-        f"**Augmented views, for the frozen backbone:** 2 views of each training image take it from "
-        f"{on(best, 'transfer')} to {on(scans, 'transfer')} on the digits from elsewhere "
-        f"({paired_change(scans, best, metrics.key('transfer', elsewhere))}), 4 views to {on(views4, 'transfer')} "
-        f"({paired_change(views4, best, metrics.key('transfer', elsewhere))}); on MNIST "
-        f"{on(best, 'transfer', mnist)}, {on(scans, 'transfer', mnist)} and {on(views4, 'transfer', mnist)}. "
-        f"What they cost is below.",
-        f"**The two combined** (2 views; the CNN with stroke and blur) score {on(scans, metrics.COMBINED, mnist)} on "
-        f"MNIST against {on(scans, 'transfer', mnist)} (VGG16 + head) and {on(scans, 'cnn', mnist)} (CNN), and "
-        f"{on(scans, metrics.COMBINED)} on the digits from elsewhere against {on(scans, 'transfer')} and "
-        f"{on(scans, 'cnn')}; there the better of the two alone is "
-        f"{study.MODEL_TITLES[combined_best]}, by {gap:.2f} points.",
-    ]
+    bullets = []  # each from the configurations its figures need, where the record has them
+    if not blogs.empty:
+        worse = "worse" if mean(blogs, "transfer") < mean(blogs, "cnn") else "better"
+        guess = "as the blog guessed" if worse == "worse" else "against the blog's guess"
+        bullets.append(
+            f"**The blog's reading, on its own terms.** At the blog's configuration VGG16 + head scores "
+            f"{on(blogs, 'transfer', mnist)} on MNIST and {on(blogs, 'transfer')} on the digits from elsewhere, "
+            f"the CNN {on(blogs, 'cnn', mnist)} and {on(blogs, 'cnn')}: the frozen network is the {worse} of the "
+            f"two there, {guess}."
+        )
+    if not best.empty:
+        best_against_cnn = "above" if mean(best, "transfer") > mean(best, "cnn") else "below"
+        bullets.append(
+            f"**The best frozen configuration** (`block4_pool`, `caffe`, standardised, a 10-epoch head) scores "
+            f"{on(best, 'transfer')} on them, {best_against_cnn} the CNN with the kernel's augmentation and 10 "
+            f"epochs ({on(best, 'cnn')}). It changes the layer, the scaling, the standardisation and the "
+            f"head's epochs at once; which of them matters most here is not separated."
+        )
+    if not best.empty and not scans.empty:
+        cnn_change = paired_change(scans, best, metrics.key("cnn", elsewhere))
+        bullets.append(
+            f"**Stroke width and blur, for the CNN:** {on(scans, 'cnn')} on the digits from elsewhere against "
+            f"{on(best, 'cnn')} with the kernel's augmentation alone ({cnn_change}); "
+            f"on MNIST {on(scans, 'cnn', mnist)} against {on(best, 'cnn', mnist)}."
+        )
+        four = (
+            ""
+            if views4.empty
+            else f", 4 views to {on(views4, 'transfer')} "
+            f"({paired_change(views4, best, metrics.key('transfer', elsewhere))}; "
+            f"on MNIST {on(views4, 'transfer', mnist)})"
+        )
+        bullets.append(
+            f"**Augmented views, for the frozen backbone:** 2 views of each training image take it from "
+            f"{on(best, 'transfer')} to {on(scans, 'transfer')} on the digits from elsewhere "
+            f"({paired_change(scans, best, metrics.key('transfer', elsewhere))}; on MNIST from "
+            f"{on(best, 'transfer', mnist)} to {on(scans, 'transfer', mnist)}){four}. What they cost is below."
+        )
+        better = max(("transfer", "cnn"), key=lambda model: mean(scans, model))
+        gap = 100 * abs(mean(scans, "transfer") - mean(scans, "cnn"))
+        bullets.append(
+            f"**The two combined** (2 views; the CNN with stroke and blur) score {on(scans, metrics.COMBINED, mnist)} "
+            f"on MNIST against {on(scans, 'transfer', mnist)} (VGG16 + head) and {on(scans, 'cnn', mnist)} (CNN), "
+            f"and {on(scans, metrics.COMBINED)} on the digits from elsewhere against {on(scans, 'transfer')} and "
+            f"{on(scans, 'cnn')}, where {study.MODEL_TITLES[better]} is the better alone by {gap:.2f} points."
+        )
     return "\n".join(
         textwrap.fill(bullet, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
         for bullet in bullets
@@ -338,13 +354,16 @@ def confusions_reading() -> str:
         f"**The blog named 4 -> 9 and 8 -> 9.** At its configuration VGG16 + head reads "
         f"{blogs.get((8, 9), 0):.3g} of the 200 8s per seed as 9 and {blogs.get((4, 9), 0):.3g} of the 4s. "
         f"The label it gives most wrongly is {favourite}: {given[favourite]:.0f} of its "
-        f"{sum(blogs.values()):.0f} errors per seed, from {sent}.",
-        f"**At the best frozen configuration** the 8s have {by(best, 0).get(8, 0):.3g} errors per seed "
-        f"({best.get((8, 9), 0):.3g} of them a 9), and {by(best, 1).get(favourite, 0):.0f} of its "
-        f"{sum(best.values()):.0f} errors per seed are a {favourite}.",
-        f"**What remains.** At the best frozen configuration {remaining(best)}; for the CNN with "
-        f"augmentation, stroke and blur, {remaining(cnn)}.",
+        f"{sum(blogs.values()):.0f} errors per seed, from {sent}."
     ]
+    if best:
+        bullets.append(
+            f"**At the best frozen configuration** the 8s have {by(best, 0).get(8, 0):.3g} errors per seed "
+            f"({best.get((8, 9), 0):.3g} of them a 9), and {by(best, 1).get(favourite, 0):.0f} of its "
+            f"{sum(best.values()):.0f} errors per seed are a {favourite}."
+        )
+        cnn_part = f"; for the CNN with augmentation, stroke and blur, {remaining(cnn)}" if cnn else ""
+        bullets.append(f"**What remains.** At the best frozen configuration {remaining(best)}{cnn_part}.")
     return "\n".join(
         textwrap.fill(bullet, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
         for bullet in bullets
