@@ -227,10 +227,10 @@ def elsewhere_headline() -> str:
     )
 
 
-def paired_change(after: pd.DataFrame, before: pd.DataFrame, key: str) -> str:
-    """`key`'s change from `before` to `after`, paired by seed, in points: mean ± sd (range),
-    and on how many seeds it went which way."""
-    change = (after.set_index("seed")[key] - before.set_index("seed")[key]).dropna() * 100
+def paired_change(after: pd.DataFrame, before: pd.DataFrame, key: str, key_before: str | None = None) -> str:
+    """`key`'s change from `before` to `after` (or from `key_before` there), paired by seed, in
+    points: mean ± sd (range), and on how many seeds it went which way."""
+    change = (after.set_index("seed")[key] - before.set_index("seed")[key_before or key]).dropna() * 100
     ups, downs = int((change > 0).sum()), int((change < 0).sum())
     shown = mean_sd(change, digits=2, extremes=True, signed=True)
     return f"{shown} points, up on {ups} seed{'s' * (ups != 1)} and down on {downs} of {len(change)}"
@@ -267,11 +267,12 @@ def elsewhere_reading() -> str:
         )
     if not best.empty:
         best_against_cnn = "above" if mean(best, "transfer") > mean(best, "cnn") else "below"
+        gap = paired_change(best, best, metrics.key("transfer", elsewhere), metrics.key("cnn", elsewhere))
         bullets.append(
             f"**The best frozen configuration** (`block4_pool`, `caffe`, standardised, a 10-epoch head) scores "
             f"{on(best, 'transfer')} on them, {best_against_cnn} the CNN with the kernel's augmentation and 10 "
-            f"epochs ({on(best, 'cnn')}). It changes the layer, the scaling, the standardisation and the "
-            f"head's epochs at once; which of them matters most here is not separated."
+            f"epochs ({on(best, 'cnn')}; the difference {gap}). It changes the layer, the scaling, the "
+            f"standardisation and the head's epochs at once; which of them matters most here is not separated."
         )
     if not best.empty and not scans.empty:
         cnn_change = paired_change(scans, best, metrics.key("cnn", elsewhere))
@@ -604,6 +605,11 @@ GENERATED: dict[str, Callable[[], str]] = {
     "adaptation": study_table("adaptation"),
     "stronger-adaptation": study_table("stronger-adaptation"),
     "layers-and-heads": study_table("layers-and-heads"),
+    "elsewhere": study_table("elsewhere", study.table),
+    "elsewhere-confusions": study_table("elsewhere", lambda elsewhere, runs: elsewhere.details(runs)),
+    "elsewhere-reading": elsewhere_reading,
+    "confusions-reading": confusions_reading,
+    "metrics-diff-elsewhere": bench_table("metrics-diff-elsewhere"),
 }
 
 
