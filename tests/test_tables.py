@@ -185,3 +185,15 @@ def test_the_committed_record_holds_the_committed_run_and_its_machine(monkeypatc
     assert row["metrics"] == tables.params.dotted(committed) and row["seed"] == 2
     with pytest.raises(InputError, match=r"^tables: git show no-such-rev:metrics/evaluate.json: "):
         tables.committed_row("no-such-rev")
+
+
+def test_a_metrics_diff_of_experiments_the_record_lacks_is_one_line(tmp_path, monkeypatch):
+    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InputError) as error:
+        study.metrics_diff("elsewhere")
+    assert str(error.value) == (
+        "study elsewhere: its record has no seed-2 experiment of the study's settings alone; run the study "
+        "first (python -m mnist_transfer.experiments.study elsewhere)"
+    )
+    assert not (tmp_path / "metrics/bench").exists()  # nothing written
