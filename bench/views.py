@@ -1,7 +1,8 @@
 """What `backbone.views` costs at "Beyond the blog"'s best frozen configuration
-(study.BEST_FROZEN's layer and scaling, 48 px): K augmented views of each training image, made and run through the
-stage's own extractor, in seconds per 1,000 training images, and the time and disk that
-makes on the full 60,000 and on the studies' 10,000-image subset. K = 0 costs nothing."""
+(configurations.BEST_FROZEN's layer and scaling, 48 px): K augmented views of each training
+image, made and run through the stage's own extractor, in seconds per 1,000 training images,
+and the time and disk that makes on the full 60,000 and on the studies' 10,000-image subset.
+K = 0 costs nothing."""
 
 import tempfile
 import time
@@ -12,11 +13,11 @@ import numpy as np
 from bench.extraction import extractor
 from mnist_transfer.backbones import extraction
 from mnist_transfer.core import augmentation, catalog, determinism
-from mnist_transfer.experiments import study
+from mnist_transfer.experiments.configurations import BEST_FROZEN as BEST_FROZEN_SETTINGS
 
 IMAGES = 1024
 COUNTS = (2, 4)
-SETTINGS = dict(setting.partition("=")[::2] for setting in study.BEST_FROZEN)
+SETTINGS = dict(setting.partition("=")[::2] for setting in BEST_FROZEN_SETTINGS)
 BEST_FROZEN = {"layer": SETTINGS["backbone.layer"], "preprocess": SETTINGS["backbone.preprocess"], "input_size": None}
 TRAINING_IMAGES = {"full data": 60_000, "10,000-image subset": 10_000}
 

@@ -18,6 +18,7 @@ import pandas as pd
 from mnist_transfer.core import catalog
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.experiments import records, sweep
+from mnist_transfer.experiments.configurations import BEST_FROZEN
 from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
 
@@ -81,9 +82,6 @@ def backbone_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> 
     return [row]
 
 
-# "Beyond the blog"'s best frozen configuration (docs/beyond-the-blog.md): the layers-and-heads
-# study's winner on MNIST's validation split (a test holds the two together).
-BEST_FROZEN = ("backbone.preprocess=caffe", "backbone.layer=block4_pool", "head.normalize=true", "head.epochs=10")
 # The CNN with augmentation trains longer than the blog's one epoch: augmented digits need more.
 CNN_AUGMENTED = ("epochs=10", "cnn.augment=true")
 WITH_SCANS = ("cnn.stroke=true", "cnn.blur=true")
