@@ -141,13 +141,13 @@ def test_a_record_that_cannot_be_written_is_one_line_and_the_experiment_is_kept(
     assert finished_seeds(pipeline_copy) == [0]
 
 
-def test_a_failing_dvc_status_stops_the_sweep_in_one_line(pipeline_copy):
+def test_a_repository_dvc_cannot_read_stops_the_sweep_in_one_line(pipeline_copy):
     (pipeline_copy / ".dvc/config").write_text("[core\n")  # not INI: every dvc command fails
     commit_all(pipeline_copy, "a broken DVC config")
     result = sweep(pipeline_copy, "--seeds", "range(0,2)", check=False)
-    assert result.returncode == 2
     lines = result.stdout.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: sweep: dvc status failed, so nothing was started"), lines
+    assert result.returncode == 2 and len(lines) == 1, lines
+    assert lines[0].startswith("error: sweep: DVC cannot read this repository, so nothing was started: config file")
 
 
 def test_uncommitted_changes_stop_the_sweep_before_any_worker_starts(pipeline_copy):

@@ -102,10 +102,14 @@ def committed_rev(record: Path | None = None) -> str:
 
 def local_cache_dir() -> str:
     """This repository's DVC cache, wherever `dvc cache dir` put it (.dvc/cache unless set)."""
+    from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
-    with Repo(".") as repo:
-        return str(Path(repo.cache.local_cache_dir).resolve())
+    try:
+        with Repo(".") as repo:
+            return str(Path(repo.cache.local_cache_dir).resolve())
+    except DvcException as error:
+        raise InputError(f"sweep: DVC cannot read this repository, so nothing was started: {error}") from None
 
 
 def missing_from_cache(cache_dir: Path) -> list[str]:
