@@ -121,16 +121,26 @@ CONFUSION_COLUMNS = (
 SHOWN_CONFUSIONS = 2  # the most common wrong labels per digit
 
 
+def mean_errors(runs: pd.DataFrame, model: str, errors_of: str = "elsewhere_errors") -> dict[tuple[int, int], float]:
+    """`model`'s errors per seed (mean over `runs`): {(actual, predicted): count}."""
+    found: dict[tuple[int, int], float] = {}
+    for errors in runs[errors_of]:
+        for pair, count in errors.get(model, {}).items():
+            actual, _, predicted = pair.partition(">")
+            key = (int(actual), int(predicted))
+            found[key] = found.get(key, 0) + count / len(runs)
+    return found
+
+
 def confusion_cell(runs: pd.DataFrame, model: str, digit: int, errors_of: str = "elsewhere_errors") -> str:
     """Errors on `digit` per seed (mean), and the labels they went to most, each per seed."""
     if runs.empty:
         return "n/a"
-    wrong: dict[str, float] = {}
-    for errors in runs[errors_of]:
-        for pair, count in errors.get(model, {}).items():
-            actual, _, predicted = pair.partition(">")
-            if int(actual) == digit:
-                wrong[predicted] = wrong.get(predicted, 0) + count / len(runs)
+    wrong = {
+        str(predicted): count
+        for (actual, predicted), count in mean_errors(runs, model, errors_of).items()
+        if actual == digit
+    }
     ranked = sorted(wrong.items(), key=lambda item: (-item[1], int(item[0])))
     shown = ", ".join(f"{label} ({count:.3g})" for label, count in ranked[:SHOWN_CONFUSIONS])
     return f"{sum(wrong.values()):.3g}" + (f": {shown}" if shown else "")

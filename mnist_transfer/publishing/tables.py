@@ -227,6 +227,13 @@ def elsewhere_headline() -> str:
     )
 
 
+def bulleted(items: list[str]) -> str:
+    """A Markdown list at the docs' width."""
+    return "\n".join(
+        textwrap.fill(item, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False) for item in items
+    )
+
+
 def paired_change(after: pd.DataFrame, before: pd.DataFrame, key: str, key_before: str | None = None) -> str:
     """`key`'s change from `before` to `after` (or from `key_before` there), paired by seed, in
     points: mean ± sd (range), and on how many seeds it went which way."""
@@ -302,21 +309,7 @@ def elsewhere_reading() -> str:
             f"and {on(scans, metrics.COMBINED)} on the digits from elsewhere against {on(scans, 'transfer')} and "
             f"{on(scans, 'cnn')}, where {study.MODEL_TITLES[better]} is the better alone by {gap:.2f} points."
         )
-    return "\n".join(
-        textwrap.fill(bullet, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
-        for bullet in bullets
-    )
-
-
-def mean_errors(experiments: pd.DataFrame, model: str) -> dict[tuple[int, int], float]:
-    """`model`'s errors on the digits from elsewhere per seed: {(actual, predicted): mean count}."""
-    found: dict[tuple[int, int], float] = {}
-    for errors in experiments["elsewhere_errors"]:
-        for pair, count in errors.get(model, {}).items():
-            actual, _, predicted = pair.partition(">")
-            key = (int(actual), int(predicted))
-            found[key] = found.get(key, 0) + count / len(experiments)
-    return found
+    return bulleted(bullets)
 
 
 def by(errors: dict[tuple[int, int], float], side: int) -> dict[int, float]:
@@ -331,10 +324,10 @@ def confusions_reading() -> str:
     """docs/elsewhere.md: where the elsewhere study's errors go, against the blog's reading."""
     runs, _ = run_record("study-elsewhere")
     common = study.STUDIES["elsewhere"].common
-    blogs = mean_errors(study.matching(runs, common), "transfer")
-    best = mean_errors(study.matching(runs, (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED)), "transfer")
+    blogs = study.mean_errors(study.matching(runs, common), "transfer")
+    best = study.mean_errors(study.matching(runs, (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED)), "transfer")
     scans = (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
-    cnn = mean_errors(study.matching(runs, scans), "cnn")
+    cnn = study.mean_errors(study.matching(runs, scans), "cnn")
     given = by(blogs, 1)
     favourite = max(given, key=given.get)
     into = sorted(
@@ -365,10 +358,7 @@ def confusions_reading() -> str:
         )
         cnn_part = f"; for the CNN with augmentation, stroke and blur, {remaining(cnn)}" if cnn else ""
         bullets.append(f"**What remains.** At the best frozen configuration {remaining(best)}{cnn_part}.")
-    return "\n".join(
-        textwrap.fill(bullet, LINE, initial_indent="- ", subsequent_indent="  ", break_on_hyphens=False)
-        for bullet in bullets
-    )
+    return bulleted(bullets)
 
 
 def backbone_catalog() -> str:
