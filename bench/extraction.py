@@ -12,9 +12,9 @@ import tensorflow as tf
 from bench.timing import REPEATS, best_of
 from mnist_transfer.backbones import extraction, flops, pretrained
 from mnist_transfer.core import catalog
+from mnist_transfer.data import mnist
 
 IMAGES = 4096  # 16 full batches at the default batch size
-MNIST_IMAGES = 70_000
 
 
 def extractor(settings: dict) -> tuple[keras.Model, keras.Model]:
@@ -83,11 +83,13 @@ def rows(images: np.ndarray, settings: dict, peaks: dict[str, float]) -> list[tu
     ]
     for layer in catalog.BACKBONES[settings["name"]].cuts:  # where else the features may be taken
         rate, per_image, values = throughput(images[:IMAGES], {**settings, "layer": layer})
+        on_disk = values * np.dtype(settings["feature_dtype"]).itemsize * mnist.IMAGES / 2**20
         out.append(
             (
                 f"extract_features up to {layer} at {size}px",
                 f"{rate:.0f} images/s, {per_image / 1e9:.3f} GFLOP and {values:,} feature values per image; "
-                f"{MNIST_IMAGES:,} images in {MNIST_IMAGES / rate:.0f} s",
+                f"{mnist.IMAGES:,} images in {mnist.IMAGES / rate:.0f} s and "
+                f"{on_disk:,.0f} MiB as {settings['feature_dtype']}",
             )
         )
     timings = profile(images, settings)
