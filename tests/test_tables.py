@@ -107,7 +107,7 @@ def test_the_readmes_two_commands_quote_their_records():
 FIGURE = re.compile(r"\d+\.\d+ ?%|± ?\d")
 BLOGS_FIGURES = {"98.95 %", "95.65 %"}
 # Pages whose prose still quotes figures by hand, each to be generated from its record.
-PROSE_BY_HAND = {"backbones.md", "benchmark.md", "beyond-the-blog.md", "elsewhere.md", "results.md"}
+PROSE_BY_HAND = {"backbones.md", "beyond-the-blog.md", "elsewhere.md"}
 
 
 def outside_markers(text: str) -> str:
@@ -197,3 +197,50 @@ def test_a_metrics_diff_of_experiments_the_record_lacks_is_one_line(tmp_path, mo
         "first (python -m mnist_transfer.experiments.study elsewhere)"
     )
     assert not (tmp_path / "metrics/bench").exists()  # nothing written
+
+
+def backbone_run(name: str, layer: str, seed: int, validation: float, test: float) -> dict:
+    # As a sweep records them: only what differs from params.yaml, whose backbone is VGG16.
+    settings = {"backbone.layer": layer, "data.train_limit": 10000, "head.epochs": 10, "head.normalize": True}
+    settings |= {} if name == "vgg16" else {"backbone.name": name}
+    figures = {"transfer.val_accuracy": validation, "transfer.accuracy": test, "test_images": 10000}
+    figures |= {
+        "images_per_s": 100.0 if name == "vgg16" else 300.0,
+        "features_mib": {"relu": 20.0, "pool4_conv": 400.0}.get(layer, 200.0),
+    }
+    machine = {"cpu": "AMD EPYC", "flags": ["avx2"]}
+    return {"run": f"{layer}-{seed}", "commit": "0" * 40, "machine": machine, "cores_shared": False} | {
+        "settings": settings,
+        "seed": seed,
+        "metrics": figures,
+    }
+
+
+def test_the_backbones_reading_chooses_on_validation_and_pairs_the_cuts_by_seed(tmp_path, monkeypatch):
+    """VGG16's earlier cut is best on test, DenseNet121's on validation: the reading names
+    DenseNet121, and compares each backbone's two cuts seed by seed."""
+    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    runs = [
+        backbone_run("vgg16", "block5_pool", 0, 0.95, 0.96),
+        backbone_run("vgg16", "block5_pool", 1, 0.95, 0.97),
+        backbone_run("vgg16", "block4_pool", 0, 0.97, 0.99),
+        backbone_run("vgg16", "block4_pool", 1, 0.97, 0.99),
+        backbone_run("densenet121", "relu", 0, 0.98, 0.975),
+        backbone_run("densenet121", "relu", 1, 0.98, 0.975),
+        backbone_run("densenet121", "pool4_conv", 0, 0.99, 0.98),
+        backbone_run("densenet121", "pool4_conv", 1, 0.99, 0.96),
+    ]
+    record = tmp_path / "metrics/runs/study-backbones.jsonl"
+    record.parent.mkdir(parents=True)
+    record.write_text("".join(json.dumps(run) + "\n" for run in runs))
+    reading = " ".join(tables.backbones_reading().split())
+    assert (
+        "higher at 1 of 2 backbones. VGG16 +2.50 ± 0.71 (2.00 to 3.00) points, up on 2 seeds and down on 0" in reading
+    )
+    assert "DenseNet121 -0.50 ± 1.41 (-1.50 to 0.50) points, up on 1 seed and down on 1 of 2" in reading
+    assert "Chosen on MNIST's validation split:** DenseNet121 at `pool4_conv` (99.00 % on validation" in reading
+    assert "VGG16 at `block4_pool` (97.00 % on validation, 99.00 % on test), 5.1 times its GFLOP" in reading
+    assert "and 0.33 times its extraction speed" in reading
+    # The largest features: 400 MiB for 20,000 images is 1,400 MiB, 1.4 GiB, for 70,000.
+    assert "DenseNet121 at `pool4_conv`, is 400 MiB for the study's 20,000 MNIST images, so about 1.4 GiB" in reading

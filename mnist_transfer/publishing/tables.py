@@ -20,6 +20,7 @@ import yaml
 
 from mnist_transfer.core import atomic, catalog, params, paths
 from mnist_transfer.core.errors import InputError, run_stage
+from mnist_transfer.data import mnist
 from mnist_transfer.experiments import records, study
 from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
@@ -361,6 +362,72 @@ def confusions_reading() -> str:
     return bulleted(bullets)
 
 
+def backbones_reading() -> str:
+    """docs/backbones.md: what the backbones study's table says, every figure from its record."""
+    runs, _ = run_record("study-backbones")
+    backbones = study.STUDIES["backbones"]
+    accuracy, validation = metrics.key("transfer", metrics.ACCURACY), metrics.key("transfer", metrics.VAL_ACCURACY)
+
+    def title(name: str) -> str:
+        return catalog.BACKBONES[name].title
+
+    def scores(experiments: pd.DataFrame) -> str:
+        return (
+            f"{study.score(experiments, 'transfer', metrics.VAL_ACCURACY)} on validation, "
+            f"{study.score(experiments, 'transfer', metrics.ACCURACY)} on test"
+        )
+
+    measured: dict[str, list[tuple[str, pd.DataFrame]]] = {}  # backbone -> its cuts run, last first
+    for configuration in backbones.configurations():
+        experiments = study.matching(runs, (*backbones.common, *configuration))
+        if not experiments.empty:
+            name, cut = (setting.partition("=")[2] for setting in configuration)
+            measured.setdefault(name, []).append((cut, experiments))
+    bullets = []
+    pairs = {name: (cuts[0][1], cuts[1][1]) for name, cuts in measured.items() if len(cuts) == 2}
+    if pairs:
+        wins = sum(earlier[accuracy].mean() > last[accuracy].mean() for last, earlier in pairs.values())
+        changes = "; ".join(
+            f"{title(name)} {paired_change(earlier, last, accuracy)}" for name, (last, earlier) in pairs.items()
+        )
+        bullets.append(
+            f"**The earlier cut against the last** (test accuracy, paired by seed): higher at {wins} of "
+            f"{len(pairs)} backbones. {changes}."
+        )
+    chosen = study.winners(backbones, runs).get("transfer")
+    if chosen:
+        configuration, experiments = chosen
+        name, cut = (setting.partition("=")[2] for setting in configuration)
+        gflop, speed = catalog.BACKBONES[name].gflop[cut], experiments["images_per_s"].mean()
+        others = []
+        for other, cuts in measured.items():
+            if other != name:
+                best_cut, best = max(cuts, key=lambda found: found[1][validation].mean())
+                others.append(
+                    f"{title(other)} at `{best_cut}` ({scores(best)}), "
+                    f"{catalog.BACKBONES[other].gflop[best_cut] / gflop:.2g} times its GFLOP and "
+                    f"{best['images_per_s'].mean() / speed:.2g} times its extraction speed"
+                )
+        against = f" Each other backbone's best cut on validation: {'; '.join(others)}." if others else ""
+        bullets.append(
+            f"**Chosen on MNIST's validation split:** {title(name)} at `{cut}` ({scores(experiments)}).{against}"
+        )
+    if measured:
+        name, cut, experiments = max(
+            ((name, cut, found) for name, cuts in measured.items() for cut, found in cuts),
+            key=lambda item: item[2]["features_mib"].mean(),
+        )
+        limit = dict(setting.partition("=")[::2] for setting in backbones.common)["data.train_limit"]
+        images = int(limit) + int(experiments["test_images"].iloc[0])
+        size = experiments["features_mib"].mean()
+        bullets.append(
+            f"**Disk** follows the feature map (float16): the largest here, {title(name)} at `{cut}`, is "
+            f"{size:,.0f} MiB for the study's {images:,} MNIST images, so about "
+            f"{size * mnist.IMAGES / images / 1024:.1f} GiB for all {mnist.IMAGES:,}."
+        )
+    return bulleted(bullets)
+
+
 def backbone_catalog() -> str:
     """docs/backbones.md: each backbone's sizes, scaling, cuts and their arithmetic, from the catalog."""
     rows = [
@@ -553,10 +620,26 @@ def gpu_bfloat16() -> str:
         "mixed_bfloat16",
         'float32, precision "highest"',
     ]
+    agreement = {(line["policy"], line["vs"]): line for line in lines if line["what"] == "accuracy"}
+    bfloat16, highest = agreement[("mixed_bfloat16", "float32")], agreement[("float32", "float32_precision_highest")]
+    fed = [line["img_per_s_best"] for line in lines if line.get("label", "").startswith("predict_on_batch/")]
+    readings = [
+        f"mixed_bfloat16 against float32 on one batch of {bfloat16['batch']}: largest difference "
+        f"{100 * bfloat16['max_abs_diff_rel_to_f32_absmax']:.1f} % of the largest feature, "
+        f"cosine {bfloat16['cosine']:.5f} (float32 against 'highest': "
+        f"{100 * highest['max_abs_diff_rel_to_f32_absmax']:.2f} %).",
+        f"Through `model.predict_on_batch` with NumPy batches, both precisions stay at {min(fed):,.0f}-{max(fed):,.0f} "
+        f"images/s: the copy to the GPU and Keras' host-side work per call take most of the time there, so "
+        f"bfloat16 gains nothing on that path (a reading). At batch 256 in float32, MNIST's {mnist.IMAGES:,} images "
+        f"take {mnist.IMAGES / speed[('jit/float32', 256)]:.1f} s of GPU time; the pipeline's cost on a GPU would lie "
+        f"in feeding it, not in the convolutions (a reading, not measured with TensorFlow here).",
+    ]
     return (
         markdown(columns, rows)
         + "\n\n"
         + caption(f"Record: `{path}`, commit {about['commit'][:7]}, {about['machine']}.")
+        + "\n\n"
+        + bulleted(readings)
     )
 
 
