@@ -23,6 +23,7 @@ from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.data import mnist
 from mnist_transfer.experiments import records, study
 from mnist_transfer.experiments.formatting import markdown, mean_sd
+from mnist_transfer.publishing import strokes
 from mnist_transfer.report import metrics
 
 TRANSCRIBED = Path("metrics/transcribed")
@@ -362,6 +363,53 @@ def confusions_reading() -> str:
     return bulleted(bullets)
 
 
+# docs/elsewhere.md: the largest change to MNIST's own digits a framing may make, in points.
+FRAMING_BOUND = 0.1
+
+
+def framing_reading() -> str:
+    """docs/elsewhere.md: what each framing does to MNIST's own digits, paired by the seed
+    whose models judged both, from the framing-on-mnist record; the stroke widths from theirs."""
+    found = json.loads((BENCH / "framing-on-mnist.json").read_text())
+    scores = pd.DataFrame(found["scores"]).pivot_table(index="draw", columns=["framing", "model"], values="accuracy")
+    as_made, with_mnists, capped, deslanted, _ = strokes.FRAMINGS
+
+    def by_seed(framing: str) -> pd.DataFrame:
+        return scores[framing].rename_axis(columns=None).reset_index().rename(columns={"draw": "seed"})
+
+    def changes(framing: str) -> str:
+        return "; ".join(
+            f"{title} {paired_change(by_seed(framing), by_seed(as_made), model)}"
+            for model, title in strokes.MODELS.items()
+        )
+
+    def against_the_bound(framing: str) -> str:
+        means = {model: 100 * (by_seed(framing)[model] - by_seed(as_made)[model]).mean() for model in strokes.MODELS}
+        beyond = [
+            f"{strokes.MODELS[model]} ({mean:+.2f})" for model, mean in means.items() if abs(mean) > FRAMING_BOUND
+        ]
+        if not beyond:
+            return f"Every mean change is within the bound of {FRAMING_BOUND} point."
+        return f"Beyond the bound of {FRAMING_BOUND} point in the mean: {', '.join(beyond)}."
+
+    widths = {(row[0], row[1]): row[-1] for row in json.loads((BENCH / "stroke-widths.json").read_text())["rows"]}
+    percentiles = "stroke width, 5th / 95th percentile, px"
+    test_low, test_high = widths[("MNIST test", percentiles)].split(" / ")
+    train_high = widths[("MNIST train", percentiles)].split(" / ")[1]
+    return bulleted(
+        [
+            f"**Deslanting**: {changes(deslanted)}. {against_the_bound(deslanted)}",
+            f"**MNIST's strokes**: {changes(with_mnists)}. {against_the_bound(with_mnists)} Every digit "
+            f"is brought to one width, MNIST's median, where MNIST's own test digits spread from {test_low} to "
+            f"{test_high} px (5th to 95th percentile, the stroke widths' table); the models learned that spread, "
+            f"and a thin digit thickened or a bold one thinned is one they rarely saw (a reading).",
+            f"**Capped strokes**: {changes(capped)}. {against_the_bound(capped)} Only the digits bolder "
+            f"than {train_high} px, the 95th percentile of MNIST's training digits, are thinned (the test "
+            f"digits' own 95th percentile is {test_high} px).",
+        ]
+    )
+
+
 def backbones_reading() -> str:
     """docs/backbones.md: what the backbones study's table says, every figure from its record."""
     runs, _ = run_record("study-backbones")
@@ -675,6 +723,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "precision-decision": precision_decision,
     "stroke-widths": bench_table("stroke-widths"),
     "framing-on-mnist": bench_table("framing-on-mnist"),
+    "framing-reading": framing_reading,
     "adaptation": study_table("adaptation"),
     "stronger-adaptation": study_table("stronger-adaptation"),
     "layers-and-heads": study_table("layers-and-heads"),
