@@ -443,6 +443,21 @@ STUDIES = {
 # (metrics/bench/metrics-diff-NAME.json).
 DIFF_SEED = 2
 DIFFS = {
+    "backbones": (
+        ("backbone.name=vgg16", "backbone.layer=block5_pool"),
+        ("backbone.name=inception_v3", "backbone.layer=mixed10"),
+        (
+            "cnn.errors_where_disagree",
+            "disagreements",
+            "features.input_size",
+            "features.layer",
+            "features.name",
+            "features.route",
+            "transfer.accuracy",
+            "transfer.errors",
+            "transfer.errors_where_disagree",
+        ),
+    ),
     "elsewhere": (
         (),
         (*BEST_FROZEN, *CNN_AUGMENTED),
