@@ -118,13 +118,57 @@ def headline() -> str:
     )
 
 
+def sds_from(runs: pd.DataFrame, model: str) -> float:
+    """How many of our sds over seeds the blog's figure for `model` lies from our mean."""
+    ours = runs[metrics.key(model, metrics.ACCURACY)]
+    return (BLOG[model][0] - ours.mean()) / ours.std()
+
+
 def blogs_place(defaults: pd.DataFrame) -> str:
     """Where the blog's two figures lie in the spread of ours over seeds."""
-    where = {}
-    for model in catalog.MODELS:
-        ours = defaults[metrics.key(model, metrics.ACCURACY)]
-        where[model] = (BLOG[model][0] - ours.mean()) / ours.std()
-    return f"The blog's VGG16 lies {where['transfer']:+.1f} sd from our mean, its CNN {where['cnn']:+.1f} sd."
+    return (
+        f"The blog's VGG16 lies {sds_from(defaults, 'transfer'):+.1f} sd from our mean, "
+        f"its CNN {sds_from(defaults, 'cnn'):+.1f} sd."
+    )
+
+
+def blogs_gap_reading() -> str:
+    """docs/results.md: where the blog's VGG16 figure lies against each reading of what it left
+    unsaid, from the blogs-gap study's record."""
+    runs, _ = run_record("study-blogs-gap")
+    gap = study.STUDIES["blogs-gap"]
+    found = {c: study.matching(runs, (*gap.common, *c)) for c in gap.configurations()}
+    found = {configuration: experiments for configuration, experiments in found.items() if not experiments.empty}
+    accuracy = metrics.key("transfer", metrics.ACCURACY)
+
+    def place(experiments: pd.DataFrame) -> str:
+        where = sds_from(experiments, "transfer")
+        within = "within" if abs(where) <= 2 else "outside"
+        return (
+            f"{study.score(experiments, 'transfer', metrics.ACCURACY)}, the blog's {percent(BLOG['transfer'][0])} "
+            f"{where:+.1f} sd from it ({within} 2 sd)"
+        )
+
+    bullets = [
+        f"{study.BLOGS_GAP[configuration]}: {place(experiments)}." for configuration, experiments in found.items()
+    ]
+    caffe, unit = found.get((study.CAFFE,)), found.get(())
+    if caffe is not None and unit is not None:
+        bullets.append(
+            f"From `caffe` to `unit` with the same head, paired by seed: {paired_change(unit, caffe, accuracy)}."
+        )
+    if found:
+        together = pd.concat(found.values())
+        cnn = metrics.key("cnn", metrics.ACCURACY)
+        # No reading changes the CNN's params: each seed's CNN is one run, restored from DVC's run-cache.
+        same = (together.groupby("seed")[cnn].nunique() == 1).all()
+        every = together.drop_duplicates("seed")
+        bullets.append(
+            f"The CNN, {'the same run at each seed in every reading' if same else 'retrained in each reading'}: "
+            f"{study.score(every, 'cnn', metrics.ACCURACY)} over {len(every)} seeds, the blog's "
+            f"{percent(BLOG['cnn'][0])} {sds_from(every, 'cnn'):+.1f} sd from it."
+        )
+    return bulleted(bullets)
 
 
 def committed() -> dict:
@@ -446,15 +490,14 @@ def backbones_reading() -> str:
     if chosen:
         configuration, experiments = chosen
         name, cut = (setting.partition("=")[2] for setting in configuration)
-        gflop, speed = catalog.BACKBONES[name].gflop[cut], experiments["images_per_s"].mean()
+        gflop = catalog.BACKBONES[name].gflop[cut]
         others = []
         for other, cuts in measured.items():
             if other != name:
                 best_cut, best = max(cuts, key=lambda found: found[1][validation].mean())
                 others.append(
                     f"{title(other)} at `{best_cut}` ({scores(best)}), "
-                    f"{catalog.BACKBONES[other].gflop[best_cut] / gflop:.2g} times its GFLOP and "
-                    f"{best['images_per_s'].mean() / speed:.2g} times its extraction speed"
+                    f"{catalog.BACKBONES[other].gflop[best_cut] / gflop:.2g} times its GFLOP"
                 )
         against = f" Each other backbone's best cut on validation: {'; '.join(others)}." if others else ""
         bullets.append(
@@ -606,12 +649,18 @@ def bench_source(record: dict) -> str:
     )
 
 
-def bench_rows(*parts: str) -> Callable[[], str]:
-    """The figures of one or more bench records, as they wrote them."""
+def bench_rows(*parts: str, starting: str = "") -> Callable[[], str]:
+    """The figures of one or more bench records, as they wrote them; those whose name starts
+    with `starting` alone, where given."""
 
     def table() -> str:
         found = [json.loads((BENCH / f"{part}.json").read_text()) for part in parts]
-        rows = [[row["figure"], row["measured"]] for record in found for row in record["rows"]]
+        rows = [
+            [row["figure"], row["measured"]]
+            for record in found
+            for row in record["rows"]
+            if row["figure"].startswith(starting)
+        ]
         sources = "; ".join(bench_source(record) for record in found)
         return markdown(["figure", "measured"], rows) + "\n\n" + caption(f"Records: {sources}.")
 
@@ -715,6 +764,8 @@ GENERATED: dict[str, Callable[[], str]] = {
     "backbone-catalog": backbone_catalog,
     "elsewhere-headline": elsewhere_headline,
     "at-the-defaults": at_the_defaults,
+    "the-blogs-gap": study_table("blogs-gap"),
+    "blogs-gap-reading": blogs_gap_reading,
     "the-two-commands": bench_rows("make-test", "make-repro"),
     "training": bench_rows("training"),
     "views-cost": bench_rows("views"),
