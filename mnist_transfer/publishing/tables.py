@@ -770,6 +770,8 @@ GENERATED: dict[str, Callable[[], str]] = {
     "training": bench_rows("training"),
     "views-cost": bench_rows("views"),
     "options": bench_rows("options"),
+    "this-machine": bench_rows("machine", "extraction"),
+    "layer-costs": bench_rows("extraction", starting="extract_features up to"),
     "gpu-bfloat16": gpu_bfloat16,
     "precision-decision": precision_decision,
     "stroke-widths": bench_table("stroke-widths"),
@@ -783,6 +785,9 @@ GENERATED: dict[str, Callable[[], str]] = {
     "elsewhere-reading": elsewhere_reading,
     "confusions-reading": confusions_reading,
     "metrics-diff-elsewhere": bench_table("metrics-diff-elsewhere"),
+    "backbones": study_table("backbones"),
+    "backbones-reading": backbones_reading,
+    "metrics-diff-backbones": bench_table("metrics-diff-backbones"),
 }
 
 
