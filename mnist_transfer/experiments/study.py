@@ -60,13 +60,19 @@ def backbone_configurations() -> list[tuple[str, ...]]:
     ]
 
 
-def backbone_label(configuration: tuple[str, ...]) -> str:
+def backbone_of(configuration: tuple[str, ...]) -> tuple[str, str]:
+    """A backbones study configuration's backbone name and layer."""
     name, cut = (setting.partition("=")[2] for setting in configuration)
+    return name, cut
+
+
+def backbone_label(configuration: tuple[str, ...]) -> str:
+    name, cut = backbone_of(configuration)
     return f"{catalog.BACKBONES[name].title}, `{cut}`"
 
 
 def backbone_rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
-    name, cut = (setting.partition("=")[2] for setting in configuration)
+    name, cut = backbone_of(configuration)
     entry = catalog.BACKBONES[name]
     row = {
         "backbone, layer": backbone_label(configuration),
@@ -514,10 +520,9 @@ def score(experiments: pd.DataFrame, model: str, metric: str) -> str:
 def winners(study: Study, runs: pd.DataFrame) -> dict[str, tuple[tuple[str, ...], pd.DataFrame]]:
     """For each model the study chooses for: the configuration with the best mean
     `study.chosen_by` over its seeds, and its experiments. Held-out scores play no part."""
-    found = {}
+    found, each = {}, by_configuration(study, runs).items()
     for model in study.chooses_for:
         key = metrics.key(model, study.chosen_by)
-        each = [(c, matching(runs, (*study.common, *c))) for c in study.configurations()]
         candidates = [(c, experiments) for c, experiments in each if experiments.get(key, pd.Series()).notna().any()]
         if candidates:
             found[model] = max(candidates, key=lambda candidate: candidate[1][key].mean())
@@ -540,6 +545,12 @@ def winners_table(study: Study, runs: pd.DataFrame) -> str:
     return table_of(rows) if rows else ""
 
 
+def by_configuration(study: Study, runs: pd.DataFrame) -> dict[tuple[str, ...], pd.DataFrame]:
+    """Each of the study's configurations, in its order, and its runs in `runs` (none where
+    it was not run)."""
+    return {configuration: matching(runs, (*study.common, *configuration)) for configuration in study.configurations()}
+
+
 def matching(runs: pd.DataFrame, settings: tuple[str, ...]) -> pd.DataFrame:
     """The runs made with `settings` (KEY=VALUE) and params.yaml's value of every other param
     but `seed`."""
@@ -551,8 +562,7 @@ def table(study: Study, runs: pd.DataFrame) -> str:
     row won for on validation data, and marks every other row as not chosen."""
     chosen = winners(study, runs)
     rows, not_run = [], []
-    for configuration in study.configurations():
-        experiments = matching(runs, (*study.common, *configuration))
+    for configuration, experiments in by_configuration(study, runs).items():
         if experiments.empty:
             not_run.append(settings_in_words(configuration))
             continue

@@ -136,9 +136,8 @@ def blogs_gap_reading() -> str:
     """docs/results.md: where the blog's VGG16 figure lies against each reading of what it left
     unsaid, from the blogs-gap study's record."""
     runs, _ = run_record("study-blogs-gap")
-    gap = study.STUDIES["blogs-gap"]
-    found = {c: study.matching(runs, (*gap.common, *c)) for c in gap.configurations()}
-    found = {configuration: experiments for configuration, experiments in found.items() if not experiments.empty}
+    each = study.by_configuration(study.STUDIES["blogs-gap"], runs).items()
+    found = {configuration: experiments for configuration, experiments in each if not experiments.empty}
     accuracy = metrics.key("transfer", metrics.ACCURACY)
 
     def place(experiments: pd.DataFrame) -> str:
@@ -470,10 +469,9 @@ def backbones_reading() -> str:
         )
 
     measured: dict[str, list[tuple[str, pd.DataFrame]]] = {}  # backbone -> its cuts run, last first
-    for configuration in backbones.configurations():
-        experiments = study.matching(runs, (*backbones.common, *configuration))
+    for configuration, experiments in study.by_configuration(backbones, runs).items():
         if not experiments.empty:
-            name, cut = (setting.partition("=")[2] for setting in configuration)
+            name, cut = study.backbone_of(configuration)
             measured.setdefault(name, []).append((cut, experiments))
     bullets = []
     pairs = {name: (cuts[0][1], cuts[1][1]) for name, cuts in measured.items() if len(cuts) == 2}
@@ -489,7 +487,7 @@ def backbones_reading() -> str:
     chosen = study.winners(backbones, runs).get("transfer")
     if chosen:
         configuration, experiments = chosen
-        name, cut = (setting.partition("=")[2] for setting in configuration)
+        name, cut = study.backbone_of(configuration)
         gflop = catalog.BACKBONES[name].gflop[cut]
         others = []
         for other, cuts in measured.items():
