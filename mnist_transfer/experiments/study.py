@@ -31,7 +31,6 @@ SCORE_TITLES = {
     metrics.FIRST_HALF_ACCURACY: "first half",
     metrics.HELD_OUT_ACCURACY: "held-out half",
 }
-MODEL_TITLES = {"cnn": "CNN", "transfer": "VGG16 + head", metrics.COMBINED: "combined"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,7 +254,7 @@ def adaptation_rows(titles: dict[tuple[str, ...], str]) -> Callable:
             {
                 "digits from elsewhere": titles[configuration],
                 **{
-                    f"{SCORE_TITLES[metric]}, {MODEL_TITLES[m]}": score(experiments, m, metric)
+                    f"{SCORE_TITLES[metric]}, {metrics.TITLES[m]}": score(experiments, m, metric)
                     for metric in (metrics.FIRST_HALF_ACCURACY, metrics.HELD_OUT_ACCURACY, metrics.ACCURACY)
                     for m in TARGETS
                 },
@@ -270,7 +269,7 @@ def adaptation_details(runs: pd.DataFrame) -> str:
     """The adaptation study's targets_table, and where the errors on the held-out half go."""
     adaptation = STUDIES["adaptation"]
     columns = {
-        f"{MODEL_TITLES[model]}, {label}": (matching(runs, (*adaptation.common, *configuration)), model)
+        f"{metrics.TITLES[model]}, {label}": (matching(runs, (*adaptation.common, *configuration)), model)
         for model, configurations in ADAPTATION_CONFUSIONS.items()
         for configuration, label in configurations
     }
@@ -307,7 +306,7 @@ def target_row(model: str, found: pd.DataFrame, target: float, unadapted: pd.Dat
     change = (found[mnist].mean() - unadapted.get(mnist, pd.Series(dtype=float)).mean()) * 100
     change = round(change, 2) + 0.0  # a change that rounds to nothing is +0.00, not -0.00
     return {
-        "model, as chosen on the first half": MODEL_TITLES[model],
+        "model, as chosen on the first half": metrics.TITLES[model],
         "target on the held-out half": f"{target * 100:.0f} %",
         "against the target": f"{'met' if gap >= 0 else 'missed'} by {abs(gap):.2f} points",
         "MNIST test against framed": f"{change:+.2f} points",
@@ -534,7 +533,7 @@ def winners_table(study: Study, runs: pd.DataFrame) -> str:
     chosen_by, reported = SCORE_TITLES[study.chosen_by], SCORE_TITLES[study.reported]
     rows = [
         {
-            "model": MODEL_TITLES[model],
+            "model": metrics.TITLES[model],
             f"chosen on the {chosen_by}": study.label(configuration),
             f"{chosen_by} (chose it)": score(experiments, model, study.chosen_by),
             f"{reported} (reported)": score(experiments, model, study.reported),
@@ -566,7 +565,7 @@ def table(study: Study, runs: pd.DataFrame) -> str:
         if experiments.empty:
             not_run.append(settings_in_words(configuration))
             continue
-        won = ", ".join(MODEL_TITLES[model] for model, (c, _) in chosen.items() if c == configuration)
+        won = ", ".join(metrics.TITLES[model] for model, (c, _) in chosen.items() if c == configuration)
         for row in study.rows(experiments, configuration):
             if study.chooses_for:
                 row[f"chosen on the {SCORE_TITLES[study.chosen_by]}"] = won or "not chosen"

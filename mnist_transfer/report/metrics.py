@@ -7,6 +7,7 @@ from mnist_transfer.core import catalog
 
 COMBINED = "combined"  # the mean of the two models' probabilities
 SCORED = (*catalog.MODELS, COMBINED)  # what evaluate scores, in the order it lists them
+TITLES = {"cnn": "CNN", "transfer": "VGG16 + head", COMBINED: "combined"}  # each of SCORED, as tables name it
 
 # Of each of SCORED:
 ACCURACY = "accuracy"  # on MNIST's test images
