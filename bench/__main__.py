@@ -5,8 +5,9 @@ per-layer profile), backbones (every backbone of the catalog at each cut, side b
 views (what `backbone.views` costs in time and disk), options (each way of running the
 backbone tried), training (both models' training step, each setting in a fresh process),
 blog (the blog's way against ours), end-to-end (the user's commands on the full data in a
-fresh clone, and each stage's peak memory). Each part's figures are also written as a record,
-metrics/bench/PART.json, with the commit and the machine.
+fresh clone, each stage's peak memory and what the DVC cache holds). Each part's figures are
+also written as a record, metrics/bench/PART.json (metrics/bench/FOLDER/PART.json with
+`--folder`), with the commit and the machine.
 """
 
 import argparse
@@ -78,18 +79,24 @@ def part_rows(part: str, p: dict, peaks: dict[str, float], arrays: dict) -> list
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", choices=PARTS, default=list(PARTS), help="the parts to run")
-    chosen = parser.parse_args().parts
+    parser.add_argument(
+        "--folder",
+        default="",
+        help="write the records under metrics/bench/FOLDER/, named for this machine, so another's stay as they are",
+    )
+    args = parser.parse_args()
+    chosen, folder = args.parts, ROOT / "metrics/bench" / args.folder
     os.chdir(ROOT)
     p = params.everything()
     print(f"Machine: {machine.describe()}\n", file=sys.stderr)
-    first = Recording(chosen[0])  # started before the yardsticks, which the machine part measures
+    first = Recording(chosen[0], folder)  # started before the yardsticks, which the machine part measures
     peaks = machine.peaks() if {"machine", "extraction", "training"} & set(chosen) else {}
     arrays = {}
     if {"extraction", "backbones", "views", "blog"} & set(chosen):
         arrays = mnist.packaged_arrays()
     rows: list[tuple[str, str]] = []
     for part in chosen:
-        recording = first if part == chosen[0] else Recording(part)
+        recording = first if part == chosen[0] else Recording(part, folder)
         found = part_rows(part, p, peaks, arrays)
         recording.write(found, yardsticks_gflops={name: round(value, 1) for name, value in peaks.items()})
         rows += found

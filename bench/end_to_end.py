@@ -1,5 +1,7 @@
-"""The user's commands on the full data, in a fresh clone, timed; and the peak resident
-memory of every stage while they run."""
+"""The user's commands on the full data, in a fresh clone, timed; the peak resident memory of
+every stage while they run; and what the clone's DVC cache holds after each, and after the
+clean-up experiments/experiments.md gives (an experiment should store what it changed, never
+VGG16 again)."""
 
 import json
 import subprocess
@@ -9,6 +11,7 @@ from pathlib import Path
 
 from bench.timing import timed
 from mnist_transfer.core import paths
+from mnist_transfer.report import metrics
 
 COMMANDS = {
     "cold dvc repro": ["repro"],
@@ -17,6 +20,8 @@ COMMANDS = {
     "dvc exp run -S seed=7 (a new split)": ["exp", "run", "-S", "seed=7"],
     "dvc repro with nothing to do": ["repro"],
 }
+# docs/experiments.md's clean-up: every experiment removed, then what the workspace does not use.
+CLEAN_UP = (["exp", "remove", "--all-commits"], ["gc", "--workspace", "--force"])
 
 
 class PeakMemory:
@@ -58,23 +63,45 @@ def dvc(args: list[str], cwd: Path) -> None:
         sys.exit(f"dvc {' '.join(args)} failed:\n{result.stdout[-4000:]}")
 
 
+def cache_bytes(clone: Path) -> int:
+    """The bytes of every file in the clone's DVC cache (`du -sb` counts its folders too)."""
+    return sum(file.stat().st_size for file in (clone / ".dvc/cache").rglob("*") if file.is_file())
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+def accuracies(clone: Path) -> str:
+    found = json.loads((clone / paths.METRICS).read_text())
+    scored = [
+        f"{metrics.TITLES[model]} {found[model][metrics.ACCURACY]:.2%} ({found[model][metrics.ERRORS]} errors)"
+        for model in ("cnn", "transfer")
+    ]
+    return f"{', '.join(scored)}; {found[metrics.DISAGREEMENTS]} disagreements"
+
+
 def rows(root: Path, clone: Path) -> list[tuple[str, str]]:
     subprocess.run(["git", "clone", "-q", str(root), str(clone)], check=True)
-    out = []
+    out, sizes = [], []
     with PeakMemory() as memory:
         for name, args in COMMANDS.items():
+            before = cache_bytes(clone) if (clone / ".dvc/cache").exists() else 0
             seconds = timed(lambda args=args: dvc(args, clone))
             out.append((f"{name}, full data", f"{seconds:.1f} s"))
             if name == "cold dvc repro":
-                m = json.loads((clone / paths.METRICS).read_text())
-                out.append(
-                    (
-                        "accuracy at the default params: CNN, VGG16",
-                        f"{m['cnn']['accuracy']:.2%} ({m['cnn']['errors']} errors), "
-                        f"{m['vgg16']['accuracy']:.2%} ({m['vgg16']['errors']} errors); "
-                        f"{m['disagreements']} disagreements",
-                    )
-                )
+                out.append(("accuracy at the default params", accuracies(clone)))
+                sizes.append(("DVC cache after the cold dvc repro", megabytes(cache_bytes(clone))))
+            elif args[0] == "exp":
+                sizes.append((f"DVC cache added by {name}", megabytes(cache_bytes(clone) - before)))
     for stage, peak in sorted(memory.peaks.items(), key=lambda item: -item[1]):
         out.append((f"peak memory of {stage}", f"{peak / 2**30:.2f} GiB"))
-    return out
+    for args in CLEAN_UP:
+        dvc(args, clone)
+    sizes.append(
+        (
+            f"DVC cache after {' then '.join('dvc ' + ' '.join(args) for args in CLEAN_UP)}",
+            megabytes(cache_bytes(clone)),
+        )
+    )
+    return out + sizes

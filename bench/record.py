@@ -11,8 +11,8 @@ from mnist_transfer.experiments import records
 class Recording(records.Recording):
     """Started when made; `write` saves the record of `part` with its rows of figures."""
 
-    def __init__(self, part: str) -> None:
-        super().__init__(part, f"python -m bench {part}")
+    def __init__(self, part: str, folder: Path = records.BENCH) -> None:
+        super().__init__(part, f"python -m bench {part}", folder)
 
     def write(self, rows: list[tuple[str, str]], **extra: object) -> Path:
         path = super().write(rows=[{"figure": figure, "measured": measured} for figure, measured in rows], **extra)

@@ -53,12 +53,12 @@ def busy_share(seconds: float = 1.0) -> float:
 
 
 class Recording:
-    """A record under metrics/bench/, started when made: `write` saves what `command` measured
-    as `part`, on which commit and machine, how long it took, and whether the cores were busy
+    """A record under metrics/bench/ (or `folder`), started when made: `write` saves what
+    `command` measured as `part`, on which commit and machine, how long it took, and whether the cores were busy
     with something else when it started (their busy share over one second, before it)."""
 
-    def __init__(self, part: str, command: str) -> None:
-        self.part, self.command = part, command
+    def __init__(self, part: str, command: str, folder: Path = BENCH) -> None:
+        self.part, self.command, self.folder = part, command, folder
         self.busy_before = busy_share()
         self.started = time.perf_counter()
 
@@ -73,7 +73,7 @@ class Recording:
             "cores_shared": self.busy_before > 0.1,
             **figures,
         }
-        path = BENCH / f"{self.part}.json"
+        path = self.folder / f"{self.part}.json"
         atomic.write_json(path, record)
         return path
 

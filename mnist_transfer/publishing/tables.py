@@ -255,12 +255,12 @@ def elsewhere_headline() -> str:
         mnist = metrics.key(model, metrics.ACCURACY)
         change = 100 * (experiments[mnist].mean() - unadapted[mnist].mean())
         scores.append(
-            f"{study.MODEL_TITLES[model]} {mean_sd(held_out, percent=True, digits=2)} "
+            f"{metrics.TITLES[model]} {mean_sd(held_out, percent=True, digits=2)} "
             f"({study.settings_in_words(configuration)}; MNIST's test {change:+.2f} point)"
         )
     seeds = min(len(experiments) for _, experiments in chosen.values())
     on_elsewhere = ", ".join(
-        f"{percent(run[metrics.key(model, metrics.ELSEWHERE_ACCURACY)])} ({study.MODEL_TITLES[model]})"
+        f"{percent(run[metrics.key(model, metrics.ELSEWHERE_ACCURACY)])} ({metrics.TITLES[model]})"
         for model in metrics.SCORED
     )
     return caption(
@@ -352,7 +352,7 @@ def elsewhere_reading() -> str:
             f"**The two combined** (2 views; the CNN with stroke and blur) score {on(scans, metrics.COMBINED, mnist)} "
             f"on MNIST against {on(scans, 'transfer', mnist)} (VGG16 + head) and {on(scans, 'cnn', mnist)} (CNN), "
             f"and {on(scans, metrics.COMBINED)} on the digits from elsewhere against {on(scans, 'transfer')} and "
-            f"{on(scans, 'cnn')}, where {study.MODEL_TITLES[better]} is the better alone by {gap:.2f} points."
+            f"{on(scans, 'cnn')}, where {metrics.TITLES[better]} is the better alone by {gap:.2f} points."
         )
     return bulleted(bullets)
 
@@ -413,7 +413,7 @@ FRAMING_BOUND = 0.1
 def framing_reading() -> str:
     """docs/elsewhere.md: what each framing does to MNIST's own digits, paired by the seed
     whose models judged both, from the framing-on-mnist record; the stroke widths from theirs."""
-    found = json.loads((BENCH / "framing-on-mnist.json").read_text())
+    found = bench_record("framing-on-mnist")
     scores = pd.DataFrame(found["scores"]).pivot_table(index="draw", columns=["framing", "model"], values="accuracy")
     as_made, with_mnists, capped, deslanted, _ = strokes.FRAMINGS
 
@@ -435,7 +435,7 @@ def framing_reading() -> str:
             return f"Every mean change is within the bound of {FRAMING_BOUND} point."
         return f"Beyond the bound of {FRAMING_BOUND} point in the mean: {', '.join(beyond)}."
 
-    widths = {(row[0], row[1]): row[-1] for row in json.loads((BENCH / "stroke-widths.json").read_text())["rows"]}
+    widths = {(row[0], row[1]): row[-1] for row in bench_record("stroke-widths")["rows"]}
     percentiles = "stroke width, 5th / 95th percentile, px"
     test_low, test_high = widths[("MNIST test", percentiles)].split(" / ")
     train_high = widths[("MNIST train", percentiles)].split(" / ")[1]
@@ -609,7 +609,7 @@ def precision_decision() -> str:
     rows, verdicts = [], {}
     for scored in metrics.SCORED:
         key = metrics.key(scored, metrics.ACCURACY)
-        row = [study.MODEL_TITLES[scored], mean_sd(by_step[steps[0]][key], percent=True, digits=2)]
+        row = [metrics.TITLES[scored], mean_sd(by_step[steps[0]][key], percent=True, digits=2)]
         for before, after in itertools.pairwise(steps):
             paired = (by_step[after][key] - by_step[before][key]).dropna()
             sd_before = by_step[before][key].std(ddof=1)
@@ -640,9 +640,14 @@ def precision_decision() -> str:
     )
 
 
-def bench_source(record: dict) -> str:
+def bench_record(name: str) -> dict:
+    """metrics/bench/NAME.json; NAME may name a machine's folder too (`zen4/machine`)."""
+    return json.loads((BENCH / f"{name}.json").read_text())
+
+
+def bench_source(name: str, record: dict) -> str:
     return (
-        f"`{BENCH / (record['part'] + '.json')}`, commit {record['commit'][:7]}, "
+        f"`{BENCH / (name + '.json')}`, commit {record['commit'][:7]}, "
         f"{machine_in_words(record['machine'])}, cores {'shared' if record['cores_shared'] else 'to itself'}"
     )
 
@@ -652,14 +657,14 @@ def bench_rows(*parts: str, starting: str = "") -> Callable[[], str]:
     with `starting` alone, where given."""
 
     def table() -> str:
-        found = [json.loads((BENCH / f"{part}.json").read_text()) for part in parts]
+        found = {part: bench_record(part) for part in parts}
         rows = [
             [row["figure"], row["measured"]]
-            for record in found
+            for record in found.values()
             for row in record["rows"]
             if row["figure"].startswith(starting)
         ]
-        sources = "; ".join(bench_source(record) for record in found)
+        sources = "; ".join(bench_source(part, record) for part, record in found.items())
         return markdown(["figure", "measured"], rows) + "\n\n" + caption(f"Records: {sources}.")
 
     return table
@@ -669,11 +674,11 @@ def bench_table(part: str) -> Callable[[], str]:
     """A bench record that holds its own columns and rows, and the command that wrote it."""
 
     def table() -> str:
-        found = json.loads((BENCH / f"{part}.json").read_text())
+        found = bench_record(part)
         return (
             markdown(found["columns"], found["rows"])
             + "\n\n"
-            + caption(f"Record: {bench_source(found)}. To measure it again: `{found['command']}`.")
+            + caption(f"Record: {bench_source(part, found)}. To measure it again: `{found['command']}`.")
         )
 
     return table
