@@ -85,7 +85,7 @@ def main() -> None:
         help="write the records under metrics/bench/FOLDER/, named for this machine, so another's stay as they are",
     )
     args = parser.parse_args()
-    chosen, folder = args.parts, ROOT / "metrics/bench" / args.folder
+    chosen, folder = args.parts, args.folder
     os.chdir(ROOT)
     p = params.everything()
     print(f"Machine: {machine.describe()}\n", file=sys.stderr)

@@ -9,10 +9,12 @@ from mnist_transfer.experiments import records
 
 
 class Recording(records.Recording):
-    """Started when made; `write` saves the record of `part` with its rows of figures."""
+    """Started when made; `write` saves the record of `part` with its rows of figures, under
+    metrics/bench/ or its `folder` there."""
 
-    def __init__(self, part: str, folder: Path = records.BENCH) -> None:
-        super().__init__(part, f"python -m bench {part}", folder)
+    def __init__(self, part: str, folder: str = "") -> None:
+        option = f"--folder {folder} " if folder else ""
+        super().__init__(part, f"python -m bench {option}{part}", records.BENCH / folder)
 
     def write(self, rows: list[tuple[str, str]], **extra: object) -> Path:
         path = super().write(rows=[{"figure": figure, "measured": measured} for figure, measured in rows], **extra)
