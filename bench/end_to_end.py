@@ -72,6 +72,19 @@ def megabytes(size: int) -> str:
     return f"{size / 1e6:.1f} MB"
 
 
+def stored(clone: Path) -> list[tuple[str, str]]:
+    """The size of what the cold run stored that experiments.md names: the frozen extractor,
+    stored once beside its features, and each model, stored again by every experiment that trains it."""
+    files = {
+        "the frozen extractor": paths.EXTRACTOR,
+        "the CNN": paths.MODELS["cnn"],
+        "the head": paths.MODELS["transfer"],
+    }
+    return [
+        (f"DVC cache, of it: {what} ({file})", megabytes((clone / file).stat().st_size)) for what, file in files.items()
+    ]
+
+
 def accuracies(clone: Path) -> str:
     found = json.loads((clone / paths.METRICS).read_text())
     scored = [
@@ -91,7 +104,7 @@ def rows(root: Path, clone: Path) -> list[tuple[str, str]]:
             out.append((f"{name}, full data", f"{seconds:.1f} s"))
             if name == "cold dvc repro":
                 out.append(("accuracy at the default params", accuracies(clone)))
-                sizes.append(("DVC cache after the cold dvc repro", megabytes(cache_bytes(clone))))
+                sizes += [("DVC cache after the cold dvc repro", megabytes(cache_bytes(clone))), *stored(clone)]
             elif args[0] == "exp":
                 sizes.append((f"DVC cache added by {name}", megabytes(cache_bytes(clone) - before)))
     for stage, peak in sorted(memory.peaks.items(), key=lambda item: -item[1]):
