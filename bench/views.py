@@ -13,11 +13,12 @@ import numpy as np
 from bench.extraction import extractor
 from mnist_transfer.backbones import extraction
 from mnist_transfer.core import augmentation, catalog, determinism
+from mnist_transfer.experiments import records
 from mnist_transfer.experiments.configurations import BEST_FROZEN as BEST_FROZEN_SETTINGS
 
 IMAGES = 1024
 COUNTS = (2, 4)
-SETTINGS = dict(setting.partition("=")[::2] for setting in BEST_FROZEN_SETTINGS)
+SETTINGS = records.parsed(BEST_FROZEN_SETTINGS)
 BEST_FROZEN = {"layer": SETTINGS["backbone.layer"], "preprocess": SETTINGS["backbone.preprocess"], "input_size": None}
 TRAINING_IMAGES = {"full data": 60_000, "10,000-image subset": 10_000}
 

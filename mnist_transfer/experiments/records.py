@@ -110,11 +110,15 @@ def elsewhere_errors(workspace: Path, held_out_only: bool = False) -> dict[str, 
     }
 
 
+def parsed(settings: Iterable[str]) -> dict:
+    """KEY=VALUE settings as {KEY: value}, each value read as params.yaml would read it."""
+    return {key: yaml.safe_load(text) if text else None for key, _, text in (s.partition("=") for s in settings)}
+
+
 def differing(settings: Iterable[str]) -> dict:
     """KEY=VALUE settings whose value is not params.yaml's, as {KEY: value}, sorted."""
     defaults = params.every_key()
-    parsed = {key: yaml.safe_load(text) if text else None for key, _, text in (s.partition("=") for s in settings)}
-    return {key: value for key, value in sorted(parsed.items()) if value != defaults.get(key)}
+    return {key: value for key, value in sorted(parsed(settings).items()) if value != defaults.get(key)}
 
 
 def append(path: Path, rows: Iterable[Mapping]) -> None:

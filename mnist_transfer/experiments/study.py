@@ -320,9 +320,10 @@ def settings_in_words(configuration: tuple[str, ...]) -> str:
     return ", ".join(f"`{setting}`" for setting in configuration) or "the study's settings alone"
 
 
-def compared_rows(titles: dict[tuple[str, ...], str]) -> Callable:
+def compared_rows(titles: dict[tuple[str, ...], str], common: tuple[str, ...] = ()) -> Callable:
     """Rows of a study that compares configurations of the transfer model on MNIST: each one's
-    validation and test accuracy, the CNN's beside it, the disagreements, the command."""
+    validation and test accuracy, the CNN's beside it, the disagreements, its settings beyond
+    the study's `common` ones."""
 
     def rows(experiments: pd.DataFrame, configuration: tuple[str, ...]) -> list[dict[str, str]]:
         def accuracy(model: str, metric: str) -> str:
@@ -337,7 +338,8 @@ def compared_rows(titles: dict[tuple[str, ...], str]) -> Callable:
                 "CNN, test": accuracy("cnn", metrics.ACCURACY),
                 "disagreements": mean_sd(experiments.get(metrics.DISAGREEMENTS, pd.Series(dtype=float))),
                 "seeds": str(len(experiments)),
-                "settings": " ".join(f"`{setting}`" for setting in configuration) or "params.yaml",
+                "settings": " ".join(f"`{setting}`" for setting in configuration)
+                or ("the study's settings alone" if common else "params.yaml"),
             }
         ]
 
@@ -412,14 +414,14 @@ STUDIES = {
     "layers-and-heads": Study(
         common=(CAFFE,),
         configurations=lambda: list(LAYERS_AND_HEADS),
-        rows=compared_rows(LAYERS_AND_HEADS),
+        rows=compared_rows(LAYERS_AND_HEADS, common=(CAFFE,)),
         label=LAYERS_AND_HEADS.__getitem__,
         chooses_for=("transfer",),
     ),
     "around-the-best": Study(
         common=BEST_FROZEN,
         configurations=lambda: list(AROUND_THE_BEST),
-        rows=compared_rows(AROUND_THE_BEST),
+        rows=compared_rows(AROUND_THE_BEST, common=BEST_FROZEN),
         label=AROUND_THE_BEST.__getitem__,
     ),
     # docs/elsewhere.md: both models, their augmentations and the two combined, on MNIST's test

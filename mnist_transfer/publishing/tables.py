@@ -62,7 +62,7 @@ def machine_in_words(machine: dict) -> str:
     name = " ".join(word for word in name.split() if not re.fullmatch(r"\d+-Core", word))
     flags = set(machine.get("flags", ()))
     vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"{name} ({vectors}{', AMX' if 'amx_tile' in flags else ''})"
+    return f"{name} ({vectors}{', AMX' if flags & {'amx_tile', 'amx_bf16'} else ''})"
 
 
 def run_record(name: str) -> tuple[pd.DataFrame, list[dict]]:
@@ -284,6 +284,8 @@ def paired_change(after: pd.DataFrame, before: pd.DataFrame, key: str, key_befor
     points: mean ± sd (range), and on how many seeds it went which way."""
     change = (after.set_index("seed")[key] - before.set_index("seed")[key_before or key]).dropna() * 100
     ups, downs = int((change > 0).sum()), int((change < 0).sum())
+    if not ups and not downs:
+        return f"the same on each of {len(change)} seed{'s' * (len(change) != 1)}"
     shown = mean_sd(change, digits=2, extremes=True, signed=True)
     return f"{shown} points, up on {ups} seed{'s' * (ups != 1)} and down on {downs} of {len(change)}"
 
@@ -410,6 +412,35 @@ def confusions_reading() -> str:
 FRAMING_BOUND = 0.1
 
 
+def views_in_the_study() -> str:
+    """docs/elsewhere.md: what `backbone.views` cost in the elsewhere study's own runs at the
+    layer it compares them at, disk and memory, from the record."""
+    runs, _ = run_record("study-elsewhere")
+    with_views = runs[runs["features.views"] > 0]
+    if with_views.empty:
+        return "The record holds no run with views."
+    at = runs[runs["features.layer"] == with_views["features.layer"].iloc[0]]
+
+    def span(values: pd.Series, unit: str) -> str:
+        low, high = values.min(), values.max()
+        return f"{low:,.0f} {unit}" if round(low) == round(high) else f"{low:,.0f}-{high:,.0f} {unit}"
+
+    each = []
+    for views, found in at.groupby("features.views"):
+        extracted = found.dropna(subset=["features_mib"])  # a configuration's first seed extracts; the rest restore
+        each.append(
+            f"K = {views:.0f}: features {span(extracted['features_mib'], 'MiB')}, extract_features' peak memory "
+            f"{span(extracted['extraction_peak_rss_mib'], 'MiB')}, train_head's "
+            f"{span(found['head_peak_rss_mib'], 'MiB')}, the head's training {span(found['head_s'], 's')}"
+        )
+    return caption(
+        f"In the study's own runs at `{with_views['features.layer'].iloc[0]}` (its "
+        f"{records.parsed(study.STUDIES['elsewhere'].common)['data.train_limit']:,}-image subset; each "
+        f"configuration extracted once, for its first seed): {'; '.join(each)}. Their extraction times are not "
+        "compared: other work shared the cores."
+    )
+
+
 def framing_reading() -> str:
     """docs/elsewhere.md: what each framing does to MNIST's own digits, paired by the seed
     whose models judged both, from the framing-on-mnist record; the stroke widths from theirs."""
@@ -506,14 +537,47 @@ def backbones_reading() -> str:
             ((name, cut, found) for name, cuts in measured.items() for cut, found in cuts),
             key=lambda item: item[2]["features_mib"].mean(),
         )
-        limit = dict(setting.partition("=")[::2] for setting in backbones.common)["data.train_limit"]
-        images = int(limit) + int(experiments["test_images"].iloc[0])
+        images = records.parsed(backbones.common)["data.train_limit"] + int(experiments["test_images"].iloc[0])
         size = experiments["features_mib"].mean()
         bullets.append(
             f"**Disk** follows the feature map (float16): the largest here, {title(name)} at `{cut}`, is "
             f"{size:,.0f} MiB for the study's {images:,} MNIST images, so about "
             f"{size * mnist.IMAGES / images / 1024:.1f} GiB for all {mnist.IMAGES:,}."
         )
+    return bulleted(bullets)
+
+
+def around_the_best_reading() -> str:
+    """docs/beyond-the-blog.md: what each variant of the best frozen configuration changes,
+    paired by seed, and what it costs in speed and disk, all from the around-the-best record."""
+    runs, _ = run_record("study-around-the-best")
+    around = study.STUDIES["around-the-best"]
+    found = {c: experiments for c, experiments in study.by_configuration(around, runs).items() if not experiments.empty}
+    base = found.get(())
+    if base is None:
+        return "The record holds no run of the configuration itself yet."
+    accuracy, validation = metrics.key("transfer", metrics.ACCURACY), metrics.key("transfer", metrics.VAL_ACCURACY)
+    machine = machine_in_words({"cpu": base["machine.cpu"].iloc[0], "flags": base["machine.flags"].iloc[0].split()})
+
+    def cost(experiments: pd.DataFrame) -> str:
+        return (
+            f"{experiments['images_per_s'].mean():.0f} images/s through the backbone, "
+            f"{experiments['features_mib'].mean():,.0f} MiB of features"
+        )
+
+    settings = ", ".join(f"`{setting}`" for setting in around.common)
+    bullets = [
+        f"**The configuration** ({settings}; its convolutions in {base['features.precision'].iloc[0]}, as `auto` "
+        f"picks on this record's {machine}): {study.score(base, 'transfer', metrics.VAL_ACCURACY)} on validation, "
+        f"{study.score(base, 'transfer', metrics.ACCURACY)} on test; {cost(base)}."
+    ]
+    for configuration, experiments in found.items():
+        if configuration:
+            bullets.append(
+                f"**{study.AROUND_THE_BEST[configuration]}** ({', '.join(f'`{s}`' for s in configuration)}), "
+                f"against it, paired by seed: validation {paired_change(experiments, base, validation)}; test "
+                f"{paired_change(experiments, base, accuracy)}; {cost(experiments)}."
+            )
     return bulleted(bullets)
 
 
@@ -670,6 +734,35 @@ def bench_rows(*parts: str, starting: str = "") -> Callable[[], str]:
     return table
 
 
+# An option of `python -m bench options` that is this much faster than the stage as it is
+# would be adopted (docs/benchmark.md).
+ADOPTED_FROM = 1.10
+
+
+def options_reading(name: str) -> Callable[[], str]:
+    """docs/benchmark.md: which ways of running the backbone an options record found at least
+    ADOPTED_FROM times as fast as the stage as it is, and how far their features moved."""
+
+    def reading() -> str:
+        found = bench_record(name)
+        faster = []
+        for row in found["rows"]:
+            ratio = re.search(
+                r"(\d+\.\d+)x; features differ by at most ([\d.]+ \([\d.]+% of the largest feature\))", row["measured"]
+            )
+            if row["figure"].startswith("option: ") and ratio and float(ratio.group(1)) >= ADOPTED_FROM:
+                faster.append(
+                    f"{row['figure'].removeprefix('option: ')}, {ratio.group(1)}x, features differ by at most "
+                    f"{ratio.group(2)}"
+                )
+        machine = machine_in_words(found["machine"])
+        if not faster:
+            return caption(f"On the {machine}, no option is {ADOPTED_FROM:.2f}x the stage as it is or faster.")
+        return caption(f"On the {machine}, {ADOPTED_FROM:.2f}x the stage as it is or faster: {'; '.join(faster)}.")
+
+    return reading
+
+
 def bench_table(part: str) -> Callable[[], str]:
     """A bench record that holds its own columns and rows, and the command that wrote it."""
 
@@ -689,11 +782,31 @@ def study_table(name: str, part: Callable[[study.Study, pd.DataFrame], str] = st
 
     def table() -> str:
         runs, made = run_record(f"study-{name}")
-        text = part(study.STUDIES[name], runs)
+        chosen = study.STUDIES[name]
+        text = part(chosen, runs)
+        common = (
+            f"Common to every row: {' '.join(f'`{setting}`' for setting in chosen.common)}. " if chosen.common else ""
+        )
         again = f"To measure it again: `python -m mnist_transfer.experiments.study {name}`."
-        return text + "\n\n" + caption(f"Record: {provenance(f'study-{name}', made)}. {again}")
+        return text + "\n\n" + caption(f"{common}Record: {provenance(f'study-{name}', made)}. {again}")
 
     return table
+
+
+def ci_run() -> str:
+    """docs/benchmark.md: the `.ci/run` record kept (metrics/bench/ci.json, the line it ends with)."""
+    found = json.loads((BENCH / "ci.json").read_text())
+    machine = machine_in_words({"cpu": found["cpu"], "flags": found["flags"].split()})
+
+    def minutes(seconds: int) -> str:
+        return f"{seconds // 60} min {seconds % 60} s"
+
+    return caption(
+        f"The latest kept, `{BENCH / 'ci.json'}`: a fresh clone of commit {found['commit'][:7]} on a "
+        f"{found['cores']}-core {machine}, {minutes(found['ci_run_s'])} in all, "
+        f"{'passed' if found['passed'] else 'failed'}; Python 3.11's set-up and suite "
+        f"{minutes(found['make_test_3.11_s'])}, 3.13's {minutes(found['make_test_3.13_s'])}."
+    )
 
 
 def gpu_bfloat16() -> str:
@@ -776,10 +889,12 @@ GENERATED: dict[str, Callable[[], str]] = {
     "this-machine": bench_rows("machine", "extraction"),
     "layer-costs": bench_rows("extraction", starting="extract_features up to"),
     "gpu-bfloat16": gpu_bfloat16,
+    "ci-run": ci_run,
     "precision-decision": precision_decision,
     "stroke-widths": bench_table("stroke-widths"),
     "framing-on-mnist": bench_table("framing-on-mnist"),
     "framing-reading": framing_reading,
+    "views-in-the-study": views_in_the_study,
     "adaptation": study_table("adaptation"),
     "stronger-adaptation": study_table("stronger-adaptation"),
     "layers-and-heads": study_table("layers-and-heads"),
@@ -790,6 +905,8 @@ GENERATED: dict[str, Callable[[], str]] = {
     "metrics-diff-elsewhere": bench_table("metrics-diff-elsewhere"),
     "backbones": study_table("backbones"),
     "backbones-reading": backbones_reading,
+    "around-the-best": study_table("around-the-best"),
+    "around-the-best-reading": around_the_best_reading,
     "metrics-diff-backbones": bench_table("metrics-diff-backbones"),
 }
 
