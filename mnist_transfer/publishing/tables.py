@@ -895,6 +895,7 @@ GENERATED: dict[str, Callable[[], str]] = {
     "layer-costs": bench_rows("extraction", starting="extract_features up to"),
     "gpu-bfloat16": gpu_bfloat16,
     "ci-run": ci_run,
+    "sweep-schedulers": bench_rows("sweep"),
     "precision-decision": precision_decision,
     "stroke-widths": bench_table("stroke-widths"),
     "framing-on-mnist": bench_table("framing-on-mnist"),
