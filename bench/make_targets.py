@@ -27,7 +27,7 @@ def main() -> None:
     target = sys.argv[1] if sys.argv[1:] else ""
     if target not in TARGETS:
         sys.exit(f"usage: python -m bench.make_targets {{{','.join(TARGETS)}}}")
-    recording = Recording(f"make-{target}")
+    recording = Recording(f"make-{target}", command=f"python -m bench.make_targets {target}")
     with tempfile.TemporaryDirectory(prefix="mnist-transfer-make-") as folder:
         clone = Path(folder) / "clone"
         subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)

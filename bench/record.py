@@ -10,11 +10,12 @@ from mnist_transfer.experiments import records
 
 class Recording(records.Recording):
     """Started when made; `write` saves the record of `part` with its rows of figures, under
-    metrics/bench/ or its `folder` there."""
+    metrics/bench/ or its `folder` there, and the `command` that measures it again (by default
+    `python -m bench`'s own)."""
 
-    def __init__(self, part: str, folder: str = "") -> None:
+    def __init__(self, part: str, folder: str = "", command: str = "") -> None:
         option = f"--folder {folder} " if folder else ""
-        super().__init__(part, f"python -m bench {option}{part}", records.BENCH / folder)
+        super().__init__(part, command or f"python -m bench {option}{part}", records.BENCH / folder)
 
     def write(self, rows: list[tuple[str, str]], **extra: object) -> Path:
         path = super().write(rows=[{"figure": figure, "measured": measured} for figure, measured in rows], **extra)

@@ -77,7 +77,7 @@ def queue_sweep(clone: Path) -> tuple[float, int]:
 
 
 def main() -> None:
-    recording = Recording("sweep")
+    recording = Recording("sweep", command="python -m bench.sweep")
     with tempfile.TemporaryDirectory(prefix="mnist-transfer-bench-sweep-") as folder:
         clone = small_project(Path(folder))
         dask_s, dask_extractions = dask_sweep(clone)
