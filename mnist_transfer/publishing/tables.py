@@ -65,6 +65,11 @@ def machine_in_words(machine: dict) -> str:
     return f"{name} ({vectors}{', AMX' if flags & {'amx_tile', 'amx_bf16'} else ''})"
 
 
+def run_machine_in_words(figures) -> str:
+    """The machine of a run's dotted metrics (`machine.cpu`, `machine.flags`), as machine_in_words names it."""
+    return machine_in_words({"cpu": figures["machine.cpu"], "flags": figures["machine.flags"].split()})
+
+
 def run_record(name: str) -> tuple[pd.DataFrame, list[dict]]:
     rows = records.read(records.run_record(name))
     return records.frame(rows), rows
@@ -209,7 +214,7 @@ def first_run() -> str:
     defaults, _ = run_record("defaults")
     _, made = run_record(COMMITTED)
     cnn_sd = 100 * defaults[metrics.key("cnn", metrics.ACCURACY)].std()
-    machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
+    machine = run_machine_in_words(run)
     latest = {machine_in_words(row["machine"]): row for row in made}  # each kind's last
 
     def figures(found: dict) -> str:
@@ -557,7 +562,7 @@ def around_the_best_reading() -> str:
     if base is None:
         return "The record holds no run of the configuration itself yet."
     accuracy, validation = metrics.key("transfer", metrics.ACCURACY), metrics.key("transfer", metrics.VAL_ACCURACY)
-    machine = machine_in_words({"cpu": base["machine.cpu"].iloc[0], "flags": base["machine.flags"].iloc[0].split()})
+    machine = run_machine_in_words(base.iloc[0])
 
     def cost(experiments: pd.DataFrame) -> str:
         return (
@@ -565,16 +570,16 @@ def around_the_best_reading() -> str:
             f"{experiments['features_mib'].mean():,.0f} MiB of features"
         )
 
-    settings = ", ".join(f"`{setting}`" for setting in around.common)
     bullets = [
-        f"**The configuration** ({settings}; its convolutions in {base['features.precision'].iloc[0]}, as `auto` "
+        f"**The configuration** ({study.settings_in_words(around.common)}; its convolutions in "
+        f"{base['features.precision'].iloc[0]}, as `auto` "
         f"picks on this record's {machine}): {study.score(base, 'transfer', metrics.VAL_ACCURACY)} on validation, "
         f"{study.score(base, 'transfer', metrics.ACCURACY)} on test; {cost(base)}."
     ]
     for configuration, experiments in found.items():
         if configuration:
             bullets.append(
-                f"**{study.AROUND_THE_BEST[configuration]}** ({', '.join(f'`{s}`' for s in configuration)}), "
+                f"**{study.AROUND_THE_BEST[configuration]}** ({study.settings_in_words(configuration)}), "
                 f"against it, paired by seed: validation {paired_change(experiments, base, validation)}; test "
                 f"{paired_change(experiments, base, accuracy)}; {cost(experiments)}."
             )
@@ -638,7 +643,7 @@ def at_the_defaults() -> str:
         for model in catalog.MODELS
     ]
     columns = ["", "the blog", f"ours, {seeds_of(runs)}", "ours, seed 2 (`make repro`)"]
-    machine = machine_in_words({"cpu": run["machine.cpu"], "flags": run["machine.flags"].split()})
+    machine = run_machine_in_words(run)
     return (
         markdown(columns, rows)
         + "\n\n"
@@ -795,7 +800,7 @@ def study_table(name: str, part: Callable[[study.Study, pd.DataFrame], str] = st
 
 def ci_run() -> str:
     """docs/benchmark.md: the `.ci/run` record kept (metrics/bench/ci.json, the line it ends with)."""
-    found = json.loads((BENCH / "ci.json").read_text())
+    found = bench_record("ci")
     machine = machine_in_words({"cpu": found["cpu"], "flags": found["flags"].split()})
 
     def minutes(seconds: int) -> str:
