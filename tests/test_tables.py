@@ -103,10 +103,11 @@ def test_the_readmes_two_commands_quote_their_records():
         assert f"commit {record['commit'][:7]}" in readme
 
 
-# A measured figure: a decimal share, a spread, a duration, a size or a speed. The blog's own two,
-# the kernel's and the extraction target an issue set are quoted, not measured.
-FIGURE = re.compile(r"\d+\.\d+ ?%|± ?\d|\d+ min \d+ s|\d[\d,.]* ?(?:ms|MB|MiB|GB|GiB|images/s|GFLOP/s)\b")
-QUOTED = {"98.95 %", "95.65 %", "99.67 %", "2,000 images/s"}
+# A measured figure: a decimal share, a spread, a duration, a size, a speed or a ratio. The blog's
+# own two, the kernel's, and the targets issues set for extraction and for another runtime are
+# quoted, not measured.
+FIGURE = re.compile(r"\d+\.\d+ ?%|± ?\d|\d+ min \d+ s|\d[\d,.]* ?(?:ms|MB|MiB|GB|GiB|images/s|GFLOP/s)\b|\d+\.\d+ ?x\b")
+QUOTED = {"98.95 %", "95.65 %", "99.67 %", "2,000 images/s", "1.5x"}
 
 
 def outside_markers(text: str) -> str:
@@ -125,6 +126,51 @@ def hand_written_figures(text: str) -> list[str]:
 @pytest.mark.parametrize("document", tables.documents(), ids=lambda path: path.name)
 def test_prose_figures_come_from_records(document):
     assert hand_written_figures((ROOT / document).read_text()) == [], f"{document}: figures outside a generated block"
+
+
+# Decimals in prose that are versions or settings, not measurements.
+NOT_MEASURED = {
+    "3.11": "Python",
+    "3.12": "Python",
+    "3.13": "Python",
+    "4.0": "the licence, CC BY 4.0",
+    "4.3": "the blog's section",
+    "1.5": "the rule for another runtime, 1.5x TensorFlow's best",
+    "0.4": "the blog's dropout",
+    "89.5": "Pillow's decompression-bomb limit, million pixels",
+    "6.2": "Vega",
+    "5.21": "Vega-Lite",
+    "7.0": "Vega-Embed",
+    "99.67": "the kernel's accuracy, quoted",
+}
+DECIMAL = re.compile(r"(?<![\w.])\d[\d,]*\.\d+(?![\w.]*\d)")
+
+
+def decimals_without_a_table(text: str) -> list[str]:
+    """Decimals in `text`'s prose (tables, code and links' addresses left out) that none of its
+    generated tables holds: a figure typed from a record must be the record's, shown beside it."""
+    generated = "".join(match.group("body") for match in tables.MARKED.finditer(text))
+    shown = set(DECIMAL.findall(generated))
+    prose = re.sub(r"\]\([^)]*\)", "]", outside_markers(text))
+    return [
+        decimal
+        for line in prose.splitlines()
+        if not line.startswith("|")
+        for decimal in DECIMAL.findall(line)
+        if decimal not in shown and decimal not in NOT_MEASURED
+    ]
+
+
+@pytest.mark.parametrize("document", tables.documents(), ids=lambda path: path.name)
+def test_prose_decimals_are_the_documents_tables(document):
+    assert decimals_without_a_table((ROOT / document).read_text()) == [], f"{document}: a decimal no table holds"
+
+
+def test_a_decimal_no_table_holds_is_caught():
+    text = "The 1s: 8.48 px, 2.9 times MNIST's.\n\n<!-- table: x -->\n| 1 | 8.48 |\n<!-- end table -->\n"
+    assert decimals_without_a_table(text) == ["2.9"]
+    assert decimals_without_a_table(text.replace("2.9 times", "bolder than")) == []
+    assert decimals_without_a_table("[Vega 6.2](https://example.org/9.9/): 0.25 s") == ["0.25"]
 
 
 # A table's header that names something measured.
@@ -156,6 +202,10 @@ def test_a_hand_written_figure_is_caught():
     text = "# Page\n\nOurs: 95.38 %, the blog's 95.65 %.\n\n<!-- table: x -->\n99.1 ± 0.2 %\n<!-- end table -->\n"
     assert hand_written_figures(text) == ["Ours: 95.38 %, the blog's 95.65 %."]
     assert hand_written_figures(text.replace("95.38 %", "ours")) == []
+    assert hand_written_figures("bfloat16 is 2.06x float32 here; the rule was 1.5x.") == [
+        "bfloat16 is 2.06x float32 here; the rule was 1.5x."
+    ]
+    assert hand_written_figures("The rule was 1.5x, at 4x the resolution.") == []
 
 
 def test_the_best_frozen_configuration_is_the_layers_and_heads_winner(monkeypatch):
