@@ -355,6 +355,13 @@ BLOGS_GAP = {
     (CAFFE, "head.optimizer=adam", "head.batch_size=32"): "`caffe`, Adam, batch 32",
     (): "`unit` (pixels / 255, the blog's code's scaling), RMSprop, batch 86: params.yaml",
 }
+# docs/results.md: three epochs against the blog's one, at either scaling.
+MORE_EPOCHS = {
+    (): "`unit`, epochs 1: params.yaml",
+    ("epochs=3",): "`unit`, epochs 3",
+    (CAFFE,): "`caffe`, epochs 1",
+    (CAFFE, "epochs=3"): "`caffe`, epochs 3",
+}
 # docs/beyond-the-blog.md: where the features are taken, standardised or not, how long the head trains.
 LAYERS_AND_HEADS = {
     (f"backbone.layer={layer}", f"head.normalize={normalize}", f"head.epochs={epochs}"): (
@@ -408,6 +415,14 @@ STUDIES = {
         label=BLOGS_GAP.__getitem__,
         chooses_for=("transfer",),
         seeds=5,
+    ),
+    # docs/results.md: both models at 3 epochs beside 1, at either scaling. It compares; it
+    # chooses nothing.
+    "epochs": Study(
+        common=(),
+        configurations=lambda: list(MORE_EPOCHS),
+        rows=compared_rows(MORE_EPOCHS),
+        label=MORE_EPOCHS.__getitem__,
     ),
     # docs/beyond-the-blog.md: the layer and the head, at VGG16's own scaling; the best frozen
     # configuration is this study's winner on validation data.
