@@ -1,5 +1,5 @@
-"""What `backbone.views` costs at "Beyond the blog"'s best frozen configuration
-(configurations.BEST_FROZEN's layer and scaling, 48 px): K augmented views of each training
+"""What `backbone.views` costs at the elsewhere study's frozen configuration
+(configurations.ELSEWHERE_FROZEN's layer and scaling, 48 px): K augmented views of each training
 image, made and run through the stage's own extractor, in seconds per 1,000 training images,
 and the time and disk that makes on the full 60,000 and on the studies' 10,000-image subset.
 K = 0 costs nothing."""
@@ -14,17 +14,17 @@ from bench.extraction import extractor
 from mnist_transfer.backbones import extraction
 from mnist_transfer.core import augmentation, catalog, determinism
 from mnist_transfer.experiments import records
-from mnist_transfer.experiments.configurations import BEST_FROZEN as BEST_FROZEN_SETTINGS
+from mnist_transfer.experiments.configurations import ELSEWHERE_FROZEN
 
 IMAGES = 1024
 COUNTS = (2, 4)
-SETTINGS = records.parsed(BEST_FROZEN_SETTINGS)
-BEST_FROZEN = {"layer": SETTINGS["backbone.layer"], "preprocess": SETTINGS["backbone.preprocess"], "input_size": None}
+SETTINGS = records.parsed(ELSEWHERE_FROZEN)
+FROZEN = {"layer": SETTINGS["backbone.layer"], "preprocess": SETTINGS["backbone.preprocess"], "input_size": None}
 TRAINING_IMAGES = {"full data": 60_000, "10,000-image subset": 10_000}
 
 
 def rows(images: np.ndarray, settings: dict) -> list[tuple[str, str]]:
-    chosen = {**settings, **BEST_FROZEN}
+    chosen = {**settings, **FROZEN}
     model, _ = extractor(chosen)
     bytes_per_view = int(np.prod(model.output_shape[1:])) * np.dtype(chosen["feature_dtype"]).itemsize
     out = []

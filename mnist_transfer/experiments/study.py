@@ -18,7 +18,7 @@ import pandas as pd
 from mnist_transfer.core import catalog
 from mnist_transfer.core.errors import InputError, run_stage
 from mnist_transfer.experiments import records, sweep
-from mnist_transfer.experiments.configurations import BEST_FROZEN
+from mnist_transfer.experiments.configurations import BEST_FROZEN, ELSEWHERE_FROZEN
 from mnist_transfer.experiments.formatting import markdown, mean_sd
 from mnist_transfer.report import metrics
 
@@ -97,31 +97,31 @@ ELSEWHERE = {
         ("transfer", "VGG16 + head, the blog's (block5_pool, 1 epoch)"),
         (metrics.COMBINED, "the two combined"),
     ),
-    (*BEST_FROZEN, *CNN_AUGMENTED): (
-        ("transfer", "VGG16 + head, best frozen (block4_pool, standardised, 10 epochs)"),
+    (*ELSEWHERE_FROZEN, *CNN_AUGMENTED): (
+        ("transfer", "VGG16 + head, frozen at block4_pool (standardised, 10 epochs)"),
         ("cnn", "CNN, the kernel's augmentation (10 epochs)"),
         (metrics.COMBINED, "the two combined"),
     ),
-    (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"): (
-        ("transfer", "VGG16 + head, best frozen + 2 augmented views"),
+    (*ELSEWHERE_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"): (
+        ("transfer", "VGG16 + head, frozen at block4_pool + 2 augmented views"),
         ("cnn", "CNN, the kernel's augmentation + stroke width + blur"),
         (metrics.COMBINED, "the two combined"),
     ),
-    (*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=4"): (
-        ("transfer", "VGG16 + head, best frozen + 4 augmented views"),
+    (*ELSEWHERE_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=4"): (
+        ("transfer", "VGG16 + head, frozen at block4_pool + 4 augmented views"),
         (metrics.COMBINED, "the two combined (CNN as above)"),
     ),
     # Last, as the least needed: stroke width alone, without blur.
-    (*BEST_FROZEN, *CNN_AUGMENTED, "cnn.stroke=true"): (("cnn", "CNN, the kernel's augmentation + stroke width"),),
+    (*ELSEWHERE_FROZEN, *CNN_AUGMENTED, "cnn.stroke=true"): (("cnn", "CNN, the kernel's augmentation + stroke width"),),
 }
 
 
 # The blog's reading put to the test: where each model's errors on the digits from elsewhere go.
 CONFUSION_COLUMNS = (
     ((), "transfer", "VGG16 + head, the blog's"),
-    ((*BEST_FROZEN, *CNN_AUGMENTED), "transfer", "VGG16 + head, best frozen"),
+    ((*ELSEWHERE_FROZEN, *CNN_AUGMENTED), "transfer", "VGG16 + head, frozen at block4_pool"),
     ((), "cnn", "CNN, the blog's"),
-    ((*BEST_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"), "cnn", "CNN, augment + stroke + blur"),
+    ((*ELSEWHERE_FROZEN, *CNN_AUGMENTED, *WITH_SCANS, "backbone.views=2"), "cnn", "CNN, augment + stroke + blur"),
 )
 SHOWN_CONFUSIONS = 2  # the most common wrong labels per digit
 
@@ -482,7 +482,7 @@ DIFFS = {
     ),
     "elsewhere": (
         (),
-        (*BEST_FROZEN, *CNN_AUGMENTED),
+        (*ELSEWHERE_FROZEN, *CNN_AUGMENTED),
         (
             "cnn.accuracy",
             "cnn.elsewhere_accuracy",

@@ -310,9 +310,9 @@ def elsewhere_reading() -> str:
         return experiments[metrics.key(model, metric)].mean()
 
     blogs = of()
-    best = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED)
-    scans = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
-    views4 = of(*study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=4")
+    best = of(*study.ELSEWHERE_FROZEN, *study.CNN_AUGMENTED)
+    scans = of(*study.ELSEWHERE_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
+    views4 = of(*study.ELSEWHERE_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=4")
     mnist, elsewhere = metrics.ACCURACY, metrics.ELSEWHERE_ACCURACY
     bullets = []  # each from the configurations its figures need, where the record has them
     if not blogs.empty:
@@ -328,7 +328,7 @@ def elsewhere_reading() -> str:
         best_against_cnn = "above" if mean(best, "transfer") > mean(best, "cnn") else "below"
         gap = paired_change(best, best, metrics.key("transfer", elsewhere), metrics.key("cnn", elsewhere))
         bullets.append(
-            f"**The best frozen configuration** (`block4_pool`, `caffe`, standardised, a 10-epoch head) scores "
+            f"**Frozen at `block4_pool`** (`caffe`, standardised, a 10-epoch head), VGG16 + head scores "
             f"{on(best, 'transfer')} on them, {best_against_cnn} the CNN with the kernel's augmentation and 10 "
             f"epochs ({on(best, 'cnn')}; the difference {gap}). It changes the layer, the scaling, the "
             f"standardisation and the head's epochs at once; which of them matters most here is not separated."
@@ -377,8 +377,8 @@ def confusions_reading() -> str:
     runs, _ = run_record("study-elsewhere")
     common = study.STUDIES["elsewhere"].common
     blogs = study.mean_errors(study.matching(runs, common), "transfer")
-    best = study.mean_errors(study.matching(runs, (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED)), "transfer")
-    scans = (*common, *study.BEST_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
+    best = study.mean_errors(study.matching(runs, (*common, *study.ELSEWHERE_FROZEN, *study.CNN_AUGMENTED)), "transfer")
+    scans = (*common, *study.ELSEWHERE_FROZEN, *study.CNN_AUGMENTED, *study.WITH_SCANS, "backbone.views=2")
     cnn = study.mean_errors(study.matching(runs, scans), "cnn")
     given = by(blogs, 1)
     favourite = max(given, key=given.get)
