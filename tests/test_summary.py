@@ -106,3 +106,15 @@ def test_a_study_row_takes_the_runs_made_with_its_settings_and_the_defaults_else
     assert study.matching(runs, ("backbone.views=2", "cnn.augment=true", "epochs=1"))["seed"].tolist() == [1]
     assert study.matching(runs, ("backbone.layer=block3_pool",))["seed"].tolist() == [2]
     assert study.matching(runs, ("backbone.views=4",)).empty
+
+
+def test_a_study_whose_record_holds_none_of_its_configurations_says_so(monkeypatch):
+    """As after its centre moves: the around-the-best record holds runs of the old centre only."""
+    from mnist_transfer.experiments import records, study
+
+    monkeypatch.chdir(ROOT)
+    elsewhere = {"backbone.layer": "block5_pool", "backbone.preprocess": "caffe"}
+    runs = records.frame([{"settings": elsewhere, "seed": 0, "metrics": {"transfer.accuracy": 0.9}}])
+    text = study.table(study.STUDIES["around-the-best"], runs)
+    assert text.startswith("Not in the record, so neither shown nor chosen among: the study's settings alone;")
+    assert "|" not in text

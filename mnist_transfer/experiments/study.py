@@ -587,10 +587,11 @@ def table(study: Study, runs: pd.DataFrame) -> str:
             if study.chooses_for:
                 row[f"chosen on the {SCORE_TITLES[study.chosen_by]}"] = won or "not chosen"
             rows.append(row)
-    if not not_run:
-        return table_of(rows)
-    missing = f"Not in the record, so neither shown nor chosen among: {'; '.join(not_run)}."
-    return table_of(rows) + "\n\n" + textwrap.fill(missing, 100, break_on_hyphens=False, break_long_words=False)
+    shown = [table_of(rows)] if rows else []
+    if not_run:
+        missing = f"Not in the record, so neither shown nor chosen among: {'; '.join(not_run)}."
+        shown.append(textwrap.fill(missing, 100, break_on_hyphens=False, break_long_words=False))
+    return "\n\n".join(shown)
 
 
 def everything(study: Study, runs: pd.DataFrame) -> str:
