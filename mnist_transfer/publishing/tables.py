@@ -404,12 +404,12 @@ def confusions_reading() -> str:
     ]
     if best:
         bullets.append(
-            f"**At the best frozen configuration** the 8s have {by(best, 0).get(8, 0):.3g} errors per seed "
+            f"**Frozen at `block4_pool`** the 8s have {by(best, 0).get(8, 0):.3g} errors per seed "
             f"({best.get((8, 9), 0):.3g} of them a 9), and {by(best, 1).get(favourite, 0):.0f} of its "
             f"{sum(best.values()):.0f} errors per seed are a {favourite}."
         )
         cnn_part = f"; for the CNN with augmentation, stroke and blur, {remaining(cnn)}" if cnn else ""
-        bullets.append(f"**What remains.** At the best frozen configuration {remaining(best)}{cnn_part}.")
+        bullets.append(f"**What remains.** Frozen at `block4_pool`, {remaining(best)}{cnn_part}.")
     return bulleted(bullets)
 
 
