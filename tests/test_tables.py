@@ -357,3 +357,27 @@ def test_the_epochs_reading_pairs_three_epochs_with_one_by_seed(tmp_path, monkey
     assert "VGG16 + head +0.20 ± 0.57 (-0.20 to 0.60) points, up on 1 seed and down on 1 of 2" in reading
     assert "Disagreements 505 -> 310 (mean over seeds)." in reading
     assert "caffe" not in reading
+
+
+def test_a_configuration_whose_features_dvc_restored_takes_its_speed_from_the_run_that_extracted_them(
+    tmp_path, monkeypatch
+):
+    """The around-the-best centre's runs restored their features from another study's runs,
+    so record no speed: the reading finds the run that extracted them, on the same machine."""
+    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    restored = around_run({}, 0, 0.990, 0.0)
+    del restored["metrics"]["images_per_s"], restored["metrics"]["features_mib"]
+    extracted = around_run({"head.epochs": 1}, 0, 0.980, 406.0)
+    elsewhere_machine = around_run({"head.epochs": 2}, 0, 0.980, 999.0)
+    elsewhere_machine["metrics"]["machine.flags"] = "avx2 fma"
+    runs = tmp_path / "metrics/runs"
+    runs.mkdir(parents=True)
+    (runs / "study-around-the-best.jsonl").write_text(json.dumps(restored) + "\n")
+    (runs / "study-a.jsonl").write_text(json.dumps(elsewhere_machine) + "\n")
+    (runs / "study-layers-and-heads.jsonl").write_text(json.dumps(extracted) + "\n")
+    reading = " ".join(tables.around_the_best_reading().split())
+    assert (
+        "406 images/s through the backbone, 615 MiB of features (DVC restored these features; they were "
+        "extracted for `metrics/runs/study-layers-and-heads.jsonl`)." in reading
+    )
