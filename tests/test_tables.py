@@ -327,38 +327,6 @@ def test_the_around_the_best_reading_pairs_each_change_with_the_configuration_by
     assert "32 px input" not in reading  # not in the record: not read
 
 
-def epochs_run(settings: tuple[str, ...], seed: int, cnn: float, transfer: float, disagreements: int) -> dict:
-    figures = {"cnn.accuracy": cnn, "transfer.accuracy": transfer, "disagreements": disagreements}
-    return {"run": f"epochs-{seed}", "commit": "0" * 40, "machine": {"cpu": "AMD EPYC"}, "cores_shared": False} | {
-        "settings": records.differing(settings),
-        "seed": seed,
-        "metrics": figures,
-    }
-
-
-def test_the_epochs_reading_pairs_three_epochs_with_one_by_seed(tmp_path, monkeypatch):
-    """At `unit` the CNN gains on both seeds and the head on one; `caffe` has no epochs-3 run,
-    so it is not read."""
-    shutil.copy2(ROOT / "params.yaml", tmp_path / "params.yaml")
-    monkeypatch.chdir(tmp_path)
-    runs = [
-        epochs_run((), 0, 0.985, 0.954, 500),
-        epochs_run((), 1, 0.986, 0.953, 510),
-        epochs_run(("epochs=3",), 0, 0.990, 0.960, 300),
-        epochs_run(("epochs=3",), 1, 0.989, 0.951, 320),
-        epochs_run((study.CAFFE,), 0, 0.985, 0.930, 700),
-    ]
-    record = tmp_path / "metrics/runs/study-epochs.jsonl"
-    record.parent.mkdir(parents=True)
-    record.write_text("".join(json.dumps(run) + "\n" for run in runs))
-    reading = " ".join(tables.epochs_reading().split())
-    assert reading.startswith("- **`unit`, epochs 3** against `unit`, epochs 1: params.yaml, test accuracy paired")
-    assert "CNN +0.40 ± 0.14 (0.30 to 0.50) points, up on 2 seeds and down on 0 of 2" in reading
-    assert "VGG16 + head +0.20 ± 0.57 (-0.20 to 0.60) points, up on 1 seed and down on 1 of 2" in reading
-    assert "Disagreements 505 -> 310 (mean over seeds)." in reading
-    assert "caffe" not in reading
-
-
 def test_a_configuration_whose_features_dvc_restored_takes_its_speed_from_the_run_that_extracted_them(
     tmp_path, monkeypatch
 ):

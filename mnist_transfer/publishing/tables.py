@@ -610,29 +610,6 @@ def around_the_best_reading() -> str:
     return bulleted(bullets)
 
 
-def epochs_reading() -> str:
-    """docs/results.md: what two more epochs change at each scaling, paired by seed, from the
-    epochs record."""
-    runs, _ = run_record("study-epochs")
-    found = study.by_configuration(study.STUDIES["epochs"], runs)
-    bullets = []
-    for scaling in ((), (study.CAFFE,)):
-        one, three = found[scaling], found[(*scaling, "epochs=3")]
-        if one.empty or three.empty:
-            continue
-        changes = "; ".join(
-            f"{metrics.TITLES[model]} {paired_change(three, one, metrics.key(model, metrics.ACCURACY))}"
-            for model in catalog.MODELS
-        )
-        disagree = metrics.DISAGREEMENTS
-        bullets.append(
-            f"**{study.MORE_EPOCHS[(*scaling, 'epochs=3')]}** against {study.MORE_EPOCHS[scaling]}, test accuracy "
-            f"paired by seed: {changes}. Disagreements {one[disagree].mean():.0f} -> {three[disagree].mean():.0f} "
-            f"(mean over seeds)."
-        )
-    return bulleted(bullets) if bullets else "The record holds no seed at both epochs yet."
-
-
 def backbone_catalog() -> str:
     """docs/backbones.md: each backbone's sizes, scaling, cuts and their arithmetic, from the catalog."""
     rows = [
